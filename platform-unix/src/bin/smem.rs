@@ -1,0 +1,2 @@
+//! `smem`: list, inspect and manage `shmem://` FITS files.
+fn main() {}

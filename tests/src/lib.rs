@@ -1,0 +1,1 @@
+//! Shared helpers of the shmfits scenario, interop and corpus tests.
