@@ -121,10 +121,11 @@ pub(crate) fn shmctl_rmid(id: i32) -> Result<(), SysError> {
 ///
 /// The memory is shared with every process that attached the same segment: its contents may
 /// change at any time unless the protocol's slot lock excludes writers. The mapping never
-/// hands out `&mut [u8]`; it copies in and out ([`SysMapping::read`], [`SysMapping::write`])
-/// and lends `&[u8]` only against a [`LockPin`] ([`SysMapping::view`]).
+/// hands out `&mut [u8]`; it copies in and out (`SharedMem::read`/`write`) and lends `&[u8]`
+/// only against a [`LockPin`] ([`LockPin::view`]).
 ///
-/// Dropping a mapping detaches it (errors ignored); [`shmdt`] detaches and reports errors.
+/// Dropping a mapping detaches it (errors ignored); `SharedMem::segment_detach` detaches and
+/// reports errors.
 #[derive(Debug)]
 pub struct SysMapping {
     addr: NonNull<u8>,
