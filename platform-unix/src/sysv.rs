@@ -102,6 +102,8 @@ struct Inner {
     config: Config,
     path: PathBuf,
     file: FileStat,
+    /// The checked lock file, kept open: owners are new open file descriptions of it.
+    file_fd: OwnedFd,
     euid: u32,
     owners: Mutex<Owners>,
 }
@@ -139,12 +141,12 @@ impl SysV {
         };
         let fd = open_checked(&path, &config, euid, None).map_err(lock_err)?;
         let file = sys::fstat(fd.as_fd()).map_err(lock_err)?;
-        sys::close(fd).map_err(lock_err)?;
         Ok(SysV {
             inner: Arc::new(Inner {
                 config,
                 path,
                 file,
+                file_fd: fd,
                 euid,
                 owners: Mutex::new(Owners::default()),
             }),
@@ -512,7 +514,25 @@ impl SharedMem for SysV {
 
     fn lock_owner_new(&self) -> Result<LockOwner, SysError> {
         let inner = &self.inner;
-        let fd = open_checked(&inner.path, &inner.config, inner.euid, Some(&inner.file))?;
+        // A new open file description of the very file checked in `new` (even if its path
+        // was replaced since); without /proc, the path is opened and checked again.
+        let fd = match sys::reopen(inner.file_fd.as_fd()) {
+            Ok(fd) => {
+                let st = sys::fstat(fd.as_fd())?;
+                if (st.dev, st.ino) != (inner.file.dev, inner.file.ino) {
+                    return Err(SysError::check(
+                        Call::LockFileCheck,
+                        Detail::LockFile {
+                            problem: LockFileProblem::Replaced,
+                            uid: st.uid,
+                            mode: st.mode & 0o7777,
+                        },
+                    ));
+                }
+                fd
+            }
+            Err(_) => open_checked(&inner.path, &inner.config, inner.euid, Some(&inner.file))?,
+        };
         let mut owners = self.owners();
         let id = owners.next;
         owners.next = owners.next.wrapping_add(1);
