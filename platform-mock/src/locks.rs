@@ -82,6 +82,30 @@ impl LockTable {
             .copied()
     }
 
+    /// Whether every lock that keeps `owner` from taking `kind` on the range belongs to
+    /// another owner of the same process (`false` if nothing conflicts).
+    pub(crate) fn only_own_process_conflicts(
+        &self,
+        owner: MockLockOwner,
+        start: u64,
+        end: u64,
+        kind: LockKind,
+    ) -> bool {
+        let mut any = false;
+        for e in &self.entries {
+            if e.owner != owner
+                && e.overlaps(start, end)
+                && (kind == LockKind::Exclusive || e.kind == LockKind::Exclusive)
+            {
+                if e.owner.pid != owner.pid {
+                    return false;
+                }
+                any = true;
+            }
+        }
+        any
+    }
+
     /// Give `owner` a `kind` lock on the range, replacing what it held there. The caller has
     /// checked [`LockTable::conflict`].
     pub(crate) fn set(&mut self, owner: MockLockOwner, start: u64, end: u64, kind: LockKind) {

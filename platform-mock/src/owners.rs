@@ -5,7 +5,11 @@
 //! * [`Wait::No`] with `EAGAIN` ([`shmfits_core::shm::ErrorKind::WouldBlock`]);
 //! * [`Wait::Forever`] with `EAGAIN` too, as the trait allows for a simulated platform: a
 //!   deterministic simulation has no other thread that could release the lock while the
-//!   caller waits, so waiting would hang the test. The detail says so;
+//!   caller waits, so waiting would hang the test. The detail says so. When *every*
+//!   conflicting lock belongs to another owner of the calling process itself, the wait could
+//!   never end (a simulated process is single-threaded; a real one would hang, since the
+//!   kernel does not detect deadlocks between open file descriptions): the mock reports
+//!   `EDEADLK` ([`shmfits_core::shm::ErrorKind::Deadlock`]);
 //! * [`Wait::Timeout`] with `ETIMEDOUT` ([`shmfits_core::shm::ErrorKind::TimedOut`]), as
 //!   if the whole timeout had passed (no simulated time passes).
 //!
@@ -74,6 +78,16 @@ impl KernelState {
         self.check_owner(pid, owner)?;
         let (start, end) = bounds(range).ok_or(EMPTY)?;
         if self.locks.conflict(owner, start, end, kind).is_some() {
+            if wait == Wait::Forever
+                && self
+                    .locks
+                    .only_own_process_conflicts(owner, start, end, kind)
+            {
+                return Err(Fail::new(
+                    MockErrno::Deadlock,
+                    "waiting forever for a lock held by another owner of the same process would never end",
+                ));
+            }
             return Err(match wait {
                 Wait::No => Fail::new(MockErrno::Again, "the range is locked by another owner"),
                 Wait::Forever => Fail::new(

@@ -71,6 +71,42 @@ fn two_owners_of_one_process_conflict_like_two_processes() {
 }
 
 #[test]
+fn waiting_forever_on_one_s_own_process_is_a_deadlock() {
+    let k = MockKernel::new();
+    let (p, q) = (k.spawn(), k.spawn());
+    let (o1, o2) = (p.lock_owner_new().unwrap(), p.lock_owner_new().unwrap());
+    let oq = q.lock_owner_new().unwrap();
+    p.lock(o1, LockRange::slot(0), X, Wait::No).unwrap();
+    let e = p
+        .lock(o2, LockRange::slot(0), S, Wait::Forever)
+        .unwrap_err();
+    assert_eq!(
+        (e.kind, e.errno),
+        (ErrorKind::Deadlock, MockErrno::Deadlock)
+    );
+    // Not waiting, or with a timeout, it is the usual refusal.
+    assert_eq!(
+        p.lock(o2, LockRange::slot(0), S, Wait::No)
+            .unwrap_err()
+            .kind,
+        ErrorKind::WouldBlock
+    );
+    let e = p
+        .lock(
+            o2,
+            LockRange::slot(0),
+            S,
+            Wait::Timeout(Duration::from_millis(1)),
+        )
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::TimedOut);
+    // Once another process holds part of what is asked for, someone else could release it.
+    q.lock(oq, LockRange::slot(1), S, Wait::No).unwrap();
+    let e = p.lock(o2, LockRange::all(2), X, Wait::Forever).unwrap_err();
+    assert_eq!(e.kind, ErrorKind::WouldBlock);
+}
+
+#[test]
 fn waits_never_hang() {
     let k = MockKernel::new();
     let (a, b) = (k.spawn(), k.spawn());
