@@ -318,5 +318,5 @@ fn many_handles() {
     for h in hs {
         d.close(h).unwrap();
     }
-    assert!(Driver::<MockProcess, 1024>::BYTES_PER_HANDLE < 256);
+    const { assert!(Driver::<MockProcess, 1024>::BYTES_PER_HANDLE < 256) };
 }
