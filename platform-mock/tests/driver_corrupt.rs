@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use shmfits_core::shm::layout::{RawEntry, ATTR_RESIZE};
-use shmfits_core::shm::{Error, Mode, RecoverAction, SegmentId, SharedMem, Wait};
+use shmfits_core::shm::{Error, Mode, RecoverAction, SegmentId, SharedMem, Wait, WriteMode};
 use shmfits_mock::{CallKind, FaultPlan, MockErrno, XorShift64Star};
 
 fn corrupt_what(e: &Error<shmfits_mock::MockError>) -> &'static str {
@@ -214,24 +214,31 @@ fn faults_during_create_and_growth_leave_the_old_state() {
         assert!(kernel.objects().locks.is_empty());
         make_file(&mut d, "h5", b"fine after");
     }
-    // Growth failing at each step: the file keeps its old contents and size.
-    for (call, n) in [
-        (CallKind::SegmentCreate, 1),
-        (CallKind::SegmentAttach, 1),
-        (CallKind::Read, 1),
-        (CallKind::Write, 2),
-    ] {
-        let (kernel, mut d) = setup();
-        let h = d.create("h6").unwrap();
-        d.write(h, b"before").unwrap();
-        kernel.set_faults(FaultPlan::new(3).fail_nth(call, n, MockErrno::NoSpace));
-        let e = d.write(h, &pattern(50_000, 1)).unwrap_err();
-        assert_eq!(e.slot(), Some(6), "{call:?}#{n}: {e}");
-        kernel.clear_faults();
-        assert_eq!(d.size(h).unwrap(), 2880);
-        d.close(h).unwrap();
-        assert_eq!(&read_all(&mut d, "h6")[..6], b"before");
-        assert_eq!(kernel.objects().segments.len(), 2, "{call:?}#{n}");
+    // Growth failing at each step: the file keeps its old contents and size, in both write
+    // modes (in place the entry store is write #2; with a shadow, the shadow is made on the
+    // first write of the cycle and then grown).
+    for mode in [WriteMode::InPlace, WriteMode::Shadow] {
+        for (call, n) in [
+            (CallKind::SegmentCreate, 1),
+            (CallKind::SegmentAttach, 1),
+            (CallKind::Read, 1),
+            (CallKind::Write, 1),
+            (CallKind::Write, 2),
+        ] {
+            let kernel = shmfits_mock::MockKernel::new();
+            let mut d = driver_with(&kernel, mode);
+            let h = d.create("h6").unwrap();
+            d.write(h, b"before").unwrap();
+            d.flush(h).unwrap();
+            kernel.set_faults(FaultPlan::new(3).fail_nth(call, n, MockErrno::NoSpace));
+            let e = d.write(h, &pattern(50_000, 1)).unwrap_err();
+            assert_eq!(e.slot(), Some(6), "{mode:?} {call:?}#{n}: {e}");
+            kernel.clear_faults();
+            assert_eq!(d.size(h).unwrap(), 2880);
+            d.close(h).unwrap();
+            assert_eq!(&read_all(&mut d, "h6")[..6], b"before");
+            assert_eq!(kernel.objects().segments.len(), 2, "{mode:?} {call:?}#{n}");
+        }
     }
 }
 

@@ -7,7 +7,8 @@ mod common;
 use common::*;
 use shmfits_core::shm::layout::{RawEntry, ATTR_RESIZE, GRANULE};
 use shmfits_core::shm::{
-    code, Error, LockKind, LockRange, Mode, RecoverAction, SharedMem, Wait, MAX_FITS_SIZE,
+    code, Error, LockKind, LockRange, Mode, RecoverAction, SharedMem, Wait, WriteMode,
+    MAX_FITS_SIZE,
 };
 use shmfits_mock::CallKind;
 
@@ -159,11 +160,11 @@ fn recovery_spares_healthy_closed_files() {
 }
 
 #[test]
-fn killed_writer_loses_nothing_and_recover_only_repairs() {
+fn killed_in_place_writer_loses_nothing_and_recover_only_repairs() {
     let (kernel, mut d) = setup();
     make_file(&mut d, "h4", b"old contents");
     let wp = kernel.spawn();
-    let mut w = D::new(wp.clone(), config()).unwrap();
+    let mut w = D::new(wp.clone(), config().with_write_mode(WriteMode::InPlace)).unwrap();
     let h = w.open("h4", Mode::ReadWrite, Wait::No).unwrap();
     let data = pattern(100_000, 9); // grows the segment
     w.write(h, &data).unwrap();
@@ -184,57 +185,127 @@ fn killed_writer_loses_nothing_and_recover_only_repairs() {
 }
 
 #[test]
-fn exit_without_close_keeps_a_persistent_file() {
+fn killed_shadow_writer_leaves_the_last_published_version() {
     let (kernel, mut d) = setup();
-    make_file(&mut d, "h5", b"existed before");
-    let p = kernel.spawn();
-    let mut w = D::new(p.clone(), config()).unwrap();
-    let h = w.open("h5", Mode::ReadWrite, Wait::No).unwrap();
-    w.seek(h, 14).unwrap();
-    w.write(h, b" and after").unwrap();
-    assert!(p.exit());
+    make_file(&mut d, "h4", b"version 1");
+    let wp = kernel.spawn();
+    let mut w = D::new(wp.clone(), config()).unwrap();
+    let h = w.open("h4", Mode::ReadWrite, Wait::No).unwrap();
+    w.write(h, b"version 2").unwrap();
+    w.flush(h).unwrap();
+    let published = raw_entry(&kernel, 4);
+    // A half-done version 3: header rewritten, data growing, then the writer dies.
+    w.seek(h, 0).unwrap();
+    w.write(h, b"version 3").unwrap();
+    w.write(h, &pattern(70_000, 3)).unwrap();
+    assert_eq!(
+        raw_entry(&kernel, 4),
+        published,
+        "nothing published before flush"
+    );
+    assert!(kernel.kill(wp.pid()));
     drop(w);
     let mut r = driver(&kernel);
-    assert_eq!(&read_all(&mut r, "h5")[..24], b"existed before and after");
+    let all = read_all(&mut r, "h4");
+    assert_eq!(all.len(), 2880);
+    assert_eq!(&all[..9], b"version 2");
+    // Its shadow segment is an orphan; recover removes it and nothing else.
+    let rep = r.recover(None).unwrap();
+    assert_eq!(rep.orphans_removed, 1);
+    assert_eq!(rep.repaired, 1, "nprocdebug of the dead writer");
+    assert_eq!(kernel.objects().segments.len(), 2);
+    assert_eq!(&read_all(&mut r, "h4")[..9], b"version 2");
+}
+
+#[test]
+fn shadow_writes_are_published_by_flush_and_close() {
+    let (kernel, mut d) = setup();
+    let h = d.create("h3").unwrap();
+    d.write(h, b"one").unwrap();
+    let before = raw_entry(&kernel, 3);
+    assert_eq!(d.size(h).unwrap(), 2880);
+    d.flush(h).unwrap();
+    let after = raw_entry(&kernel, 3);
+    assert_ne!(after.handle, before.handle);
+    // The old segment is gone once the new one is published.
+    assert_eq!(kernel.objects().segments.len(), 2);
+    d.seek(h, 0).unwrap();
+    d.write(h, &pattern(5000, 1)).unwrap();
+    assert_eq!(raw_entry(&kernel, 3), after);
+    d.close(h).unwrap();
+    assert_eq!(raw_entry(&kernel, 3).size, 16 + 5000);
+    assert_eq!(kernel.objects().segments.len(), 2);
+    let mut r = driver(&kernel);
+    assert_eq!(read_all(&mut r, "h3"), pattern(5000, 1));
+}
+
+#[test]
+fn exit_without_close_keeps_a_persistent_file() {
+    for mode in [WriteMode::InPlace, WriteMode::Shadow] {
+        let (kernel, mut d) = setup();
+        make_file(&mut d, "h5", b"existed before");
+        let p = kernel.spawn();
+        let mut w = D::new(p.clone(), config().with_write_mode(mode)).unwrap();
+        let h = w.open("h5", Mode::ReadWrite, Wait::No).unwrap();
+        w.seek(h, 14).unwrap();
+        w.write(h, b" and after").unwrap();
+        w.flush(h).unwrap();
+        w.write(h, b" and unflushed").unwrap();
+        assert!(p.exit());
+        drop(w);
+        let mut r = driver(&kernel);
+        let all = read_all(&mut r, "h5");
+        assert_eq!(&all[..24], b"existed before and after", "{mode:?}");
+        let tail: &[u8] = if mode == WriteMode::InPlace {
+            b" and unflushed"
+        } else {
+            &[0; 14]
+        };
+        assert_eq!(&all[24..38], tail, "{mode:?}");
+    }
 }
 
 #[test]
 fn growth_is_geometric() {
-    let (kernel, mut d) = setup();
-    let h = d.create("h6").unwrap();
-    let before = kernel.stats();
-    let chunk = pattern(1000, 6);
-    let n = 4000; // 4 MB in 1000-byte writes
-    for _ in 0..n {
-        d.write(h, &chunk).unwrap();
+    for mode in [WriteMode::InPlace, WriteMode::Shadow] {
+        let kernel = shmfits_mock::MockKernel::new();
+        let mut d = driver_with(&kernel, mode);
+        let h = d.create("h6").unwrap();
+        let before = kernel.stats();
+        let chunk = pattern(1000, 6);
+        let n: u64 = 4000; // 4 MB in 1000-byte writes
+        for _ in 0..n {
+            d.write(h, &chunk).unwrap();
+        }
+        let after = kernel.stats();
+        // Successful creations (a call that finds its key taken moves on to the next key).
+        let ok = |s: &shmfits_mock::Stats, k| {
+            let c = s.call(k);
+            c.calls - c.failures
+        };
+        let creates = ok(&after, CallKind::SegmentCreate) - ok(&before, CallKind::SegmentCreate);
+        let writes = ok(&after, CallKind::Write) - ok(&before, CallKind::Write);
+        // CFITSIO reallocates whenever a write crosses a 16 KiB granule: ~244 copies of a
+        // growing file here (quadratic). Doubling needs about log2(4 MB / 16 KiB) = 8.
+        let cfitsio_reallocs = (n as usize * 1000 + 16 + 8) / GRANULE;
+        assert!(cfitsio_reallocs > 200);
+        assert!(creates <= 10, "{mode:?}: {creates} segment creations");
+        // Copy work: each relocation copies the file in 4 KiB chunks; in total less than
+        // twice the final file. In place, each extending write also updates the table.
+        let per_write = if mode == WriteMode::InPlace { 2 } else { 1 };
+        let copy_writes = writes - n * per_write;
+        assert!(
+            copy_writes * 4096 < 2 * 4_000_000 + 4096 * 10,
+            "{mode:?}: {copy_writes} copy chunks"
+        );
+        assert_eq!(d.size(h).unwrap(), 4_000_000);
+        d.close(h).unwrap();
+        let mut r = driver(&kernel);
+        let all = read_all(&mut r, "h6");
+        assert!(all.chunks(1000).all(|c| c == &chunk[..]));
+        // Exactly one data segment is left (old ones removed as the file grew).
+        assert_eq!(kernel.objects().segments.len(), 2, "{mode:?}");
     }
-    let after = kernel.stats();
-    // Successful creations (a call that finds its key taken moves on to the next key).
-    let ok = |s: &shmfits_mock::Stats| {
-        let c = s.call(CallKind::SegmentCreate);
-        c.calls - c.failures
-    };
-    let creates = ok(&after) - ok(&before);
-    let writes = after.call(CallKind::Write).calls - before.call(CallKind::Write).calls;
-    // CFITSIO reallocates whenever a write crosses a 16 KiB granule: ~244 copies of a
-    // growing file here (quadratic). Doubling needs about log2(4 MB / 16 KiB) = 8.
-    let cfitsio_reallocs = (n * 1000 + 16 + 8) / GRANULE;
-    assert!(creates <= 10, "{creates} segment creations");
-    assert!(cfitsio_reallocs > 200);
-    // Copy work: each grow copies the file in 4 KiB chunks; in total less than 2x the file.
-    let data_writes = n as u64 * 2; // one data write and one entry update per write
-    let copy_writes = writes - data_writes;
-    assert!(
-        copy_writes * 4096 < 2 * 4_000_000 + 4096 * 10,
-        "{copy_writes} copy chunks"
-    );
-    assert_eq!(d.size(h).unwrap(), 4_000_000);
-    d.close(h).unwrap();
-    let mut r = driver(&kernel);
-    let all = read_all(&mut r, "h6");
-    assert!(all.chunks(1000).all(|c| c == &chunk[..]));
-    // Exactly one data segment is left (old ones removed as the file grew).
-    assert_eq!(kernel.objects().segments.len(), 2);
 }
 
 #[test]

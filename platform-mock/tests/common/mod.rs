@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use shmfits_core::shm::layout::{RawEntry, ENTRY_SIZE};
-use shmfits_core::shm::{Config, Driver, Handle, Mode, SegmentId, SharedMem, Wait};
+use shmfits_core::shm::{Config, Driver, Handle, Mode, SegmentId, SharedMem, Wait, WriteMode};
 use shmfits_mock::{MockKernel, MockProcess};
 
 /// Key base used by every driver test (the mock has no other users).
@@ -26,6 +26,11 @@ pub fn setup() -> (MockKernel, D) {
 /// A driver in a new process of `kernel`.
 pub fn driver(kernel: &MockKernel) -> D {
     D::new(kernel.spawn(), config()).expect("driver")
+}
+
+/// A driver in a new process of `kernel` with the given write mode.
+pub fn driver_with(kernel: &MockKernel, mode: WriteMode) -> D {
+    D::new(kernel.spawn(), config().with_write_mode(mode)).expect("driver")
 }
 
 /// The global table's segment id.

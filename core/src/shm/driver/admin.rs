@@ -168,16 +168,18 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
 
     fn delete_through(&mut self, index: usize, slot: u32) -> Res<(), P> {
         let l = self.locals.get(index).ok_or(Error::BadHandle)?;
-        let mut e = l.entry.ok_or(Error::LogicBug {
+        let e = l.entry.ok_or(Error::LogicBug {
             what: "open handle without entry",
         })?;
         if !e.persistent() {
             return Err(Error::NotFound { slot });
         }
-        e.attr = ATTR_RESIZE;
-        self.write_raw(slot, &RawEntry::used(&e))?;
+        // Only the attribute byte: a pending shadow must not be published by this.
+        self.write_attr(slot, ATTR_RESIZE)?;
         if let Some(l) = self.locals.get_mut(index) {
-            l.entry = Some(e);
+            for x in [&mut l.entry, &mut l.committed].into_iter().flatten() {
+                x.attr = ATTR_RESIZE;
+            }
         }
         Ok(())
     }

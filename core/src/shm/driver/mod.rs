@@ -40,6 +40,9 @@
 //! segment and the counter can be created `EXCL` under it. Counter +1, block header and file
 //! header written, then the entry filled (attr `RESIZE|PERSIST`, `nprocdebug` = 1 for our
 //! write lock). The lock is kept: the new handle is read-write.
+//! A read-write open sets `nprocdebug` to 1 and its close to 0, rather than adding and
+//! subtracting: under the exclusive lock ours is the only write lock, so counts left behind
+//! by crashed writers (ours or CFITSIO's) heal on the next write open.
 //! *Crash:* before the entry is written, a segment and a counter are left under an unused key
 //! (the segment carries our block header; [`Driver::recover`] with `None` removes such
 //! orphan segments when their slot lock can be had and no entry names them; the counter stays,
@@ -77,19 +80,31 @@
 //! Read-write: `nprocdebug` −1, counter −1, detach; if deleted and the counter is 0 free it
 //! (we still hold the exclusive lock); unlock.
 //!
-//! ## Write and growth
-//! Writes go straight into the segment (the handle holds the exclusive lock) and the entry's
-//! `size` is updated by every write that extends the file, so a writer that dies keeps every
-//! byte it wrote, readable by the next opener. When a write needs more room, the new segment
-//! is at least twice the old one (rounded to the granule), so `n` small writes cost `O(n)`
-//! copying in total. Order: create the new segment `EXCL` under a fresh key, copy header and
-//! data, rewrite the entry (`key`, `handle`, `size` in one 28-byte store), then remove the old
-//! segment. *Crash* before the entry store: the old file is intact, the new segment is an
-//! orphan; after it: the new file is intact, the old segment is an orphan; `recover(None)`
-//! removes orphans. CFITSIO reads a segment larger than it needs (it finds by key with size 1)
-//! and, when it writes, reallocates by its own rule, which also works on our segments.
-//! A size beyond what the `int` field can express ([`MAX_FITS_SIZE`] FITS bytes) is refused
-//! with [`Error::TooLarge`] before anything changes.
+//! ## Write, shadow and growth
+//! A read-write handle holds the exclusive lock, so nobody else reads or changes the file
+//! while it writes. Two write modes ([`WriteMode`], per [`Config`]):
+//!
+//! * **Shadow** (default, issue 5 row 1): the first write after an open or a flush copies
+//!   the file into a new segment under a fresh key (the "shadow"); writes go there and the
+//!   table keeps naming the published segment. [`Driver::flush`] and [`Driver::close`]
+//!   publish: one 28-byte store of the entry (`key`, `handle`, `size`; `nprocdebug`, `attr`
+//!   and the counter as the table has them), then the old segment is removed.
+//!   *Crash* before the store: the published version is intact and complete; the shadow is an
+//!   orphan (our block header, named by no entry) that `recover(None)` removes. After the
+//!   store: the new version is published; the old segment is the orphan. A reader therefore
+//!   never sees a half-written version.
+//! * **In place**: writes go into the published segment and every write that extends the
+//!   file stores the new `size` in the table before it returns, so a writer that dies loses
+//!   nothing it wrote (but a reader after that may see a half-done update).
+//!
+//! When a write needs more room the new segment is at least twice the old one (rounded to the
+//! granule), so `n` small writes cost `O(n)` copying in total (CFITSIO copies the whole file at
+//! every granule). Order: create the new segment `EXCL` under a fresh key, copy header and
+//! data, then (in place only) store the entry, then remove the old segment; the crash cases
+//! are those of the shadow above. CFITSIO reads a segment larger than it needs (it finds it by
+//! key with size 1) and, when it writes, reallocates by its own rule, which works on our
+//! segments too. A size beyond what the `int` field can express ([`MAX_FITS_SIZE`] FITS
+//! bytes) is refused with [`Error::TooLarge`] before anything changes.
 //!
 //! ## Delete — returns at once
 //! With nobody in the slot (exclusive lock without waiting): clear PERSIST and, if the
@@ -146,6 +161,24 @@ pub struct Config {
     /// How long [`Driver::new`] waits for the lock on all slots when it has to create the
     /// global table.
     pub init_wait: Wait,
+    /// Where read-write handles write: a shadow copy published on flush/close (default), or
+    /// the published segment itself.
+    pub write_mode: WriteMode,
+}
+
+/// Where writes of a read-write handle go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum WriteMode {
+    /// The first write after an open or flush copies the file into a private shadow segment;
+    /// writes go there; [`Driver::flush`] and [`Driver::close`] publish it in one table
+    /// store. A writer that dies leaves the last published version intact (its shadow is an
+    /// orphan that [`Driver::recover`] removes); a reader never sees a half-written version.
+    /// Costs one copy of the file per flush cycle that writes.
+    Shadow,
+    /// Writes go into the published segment and the table's size follows every write that
+    /// extends the file: nothing written is lost when the writer dies, but a reader after
+    /// that death may see a half-done update.
+    InPlace,
 }
 
 impl Config {
@@ -154,15 +187,24 @@ impl Config {
         key_base: 14_011_963,
         slots: 16,
         init_wait: Wait::Forever,
+        write_mode: WriteMode::Shadow,
     };
 
-    /// A configuration with this key base and slot count (waiting forever on init).
+    /// A configuration with this key base and slot count (waiting forever on init, shadow
+    /// writes).
     pub const fn new(key_base: Key, slots: u32) -> Self {
         Config {
             key_base,
             slots,
             init_wait: Wait::Forever,
+            write_mode: WriteMode::Shadow,
         }
+    }
+
+    /// The same configuration with another write mode.
+    pub const fn with_write_mode(mut self, write_mode: WriteMode) -> Self {
+        self.write_mode = write_mode;
+        self
     }
 
     fn check<E: super::platform::PlatformError>(&self) -> Result<KeySpace, Error<E>> {
@@ -269,8 +311,11 @@ struct Local<P: SharedMem> {
     mode: Mode,
     owner: Option<P::LockOwner>,
     mapping: Option<P::Mapping>,
-    /// The entry as of open, kept current by our own writes.
+    /// The entry as this handle sees the file: as of open, kept current by our own writes
+    /// (with a shadow: the shadow's key, id and size).
     entry: Option<Entry>,
+    /// With an unpublished shadow: the entry as the table has it (the committed version).
+    committed: Option<Entry>,
     /// Whether our counter increment is in place.
     counted: bool,
     /// Read/write position in FITS bytes.
@@ -287,6 +332,7 @@ impl<P: SharedMem> Local<P> {
             owner: None,
             mapping: None,
             entry: None,
+            committed: None,
             counted: false,
             pos: 0,
         }
@@ -531,6 +577,7 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             l.owner = None;
             l.mapping = None;
             l.entry = None;
+            l.committed = None;
             l.counted = false;
             l.pos = 0;
         }

@@ -263,7 +263,9 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
         }
         let mut entry = entry;
         if p.mode == Mode::ReadWrite {
-            entry.nprocdebug = entry.nprocdebug.saturating_add(1);
+            // We hold the exclusive lock: ours is the only write lock, whatever dead writers
+            // left in the count (CFITSIO would add to it).
+            entry.nprocdebug = 1;
             if let Err(e) = self.write_raw(slot, &RawEntry::used(&entry)) {
                 let _ = self.platform.counter_add(entry.sem, -1);
                 let _ = self.platform.segment_detach(mapping);
@@ -370,6 +372,15 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
                 to: State::Detached,
             });
         }
+        let mut publish_error = None;
+        if l.committed.is_some() {
+            if let Err(e) = self.flush(h) {
+                publish_error = Some(e);
+                // Not published: fall back to the published version.
+                let _ = self.discard_shadow(h);
+            }
+        }
+        let l = self.local(h)?;
         let slot = l.slot;
         let mode = l.mode;
         let owner = l.owner.ok_or(Error::LogicBug {
@@ -378,7 +389,7 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
         let entry = l.entry.ok_or(Error::LogicBug {
             what: "open handle without entry",
         })?;
-        let mut first: Option<Error<P::Error>> = None;
+        let mut first: Option<Error<P::Error>> = publish_error;
         let mut keep = |r: Res<(), P>| {
             if let Err(e) = r {
                 first.get_or_insert(e);
@@ -394,7 +405,8 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
                     entry
                 }
             };
-            cur.nprocdebug = cur.nprocdebug.saturating_sub(1);
+            // We held the exclusive lock: no other writer is alive, whatever a crash left.
+            cur.nprocdebug = 0;
             keep(self.write_raw(slot, &RawEntry::used(&cur)));
         }
         keep(
