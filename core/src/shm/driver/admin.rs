@@ -369,7 +369,10 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
         let mut what = None;
         // The counter: recreate it if it is gone.
         let count = match self.platform.counter_info(e.sem) {
-            Ok(c) if c.key == Some(e.semkey) => c.value,
+            Ok(c) if c.key == Some(e.semkey) => {
+                self.check_owner(slot, "counter", c.owner_uid)?;
+                c.value
+            }
             Ok(_) | Err(_) => match self.platform.counter_create(e.semkey) {
                 Ok(id) => {
                     fixed.sem = id;
@@ -418,6 +421,7 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             .platform
             .segment_info(e.handle)
             .map_err(plat(slot, "stat segment"))?;
+        self.check_owner(slot, "data segment", info.owner_uid)?;
         check_against_segment(e, slot, info.size)?;
         let m = self
             .platform
@@ -446,7 +450,9 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
     fn remove_matching(&self, raw: &RawEntry) {
         if self.keys.is_data_key(raw.key) && raw.handle >= 0 {
             if let Ok(id) = self.platform.segment_find(raw.key) {
-                if id == SegmentId(raw.handle) {
+                let mine =
+                    matches!(self.platform.segment_info(id), Ok(i) if self.ours(i.owner_uid));
+                if id == SegmentId(raw.handle) && mine {
                     let _ = self.platform.segment_remove(id);
                 }
             }
@@ -454,7 +460,7 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
         if self.keys.is_data_key(raw.semkey) && raw.sem >= 0 {
             let id = crate::shm::platform::CounterId(raw.sem);
             if let Ok(c) = self.platform.counter_info(id) {
-                if c.key == Some(raw.semkey) && c.value == 0 {
+                if c.key == Some(raw.semkey) && c.value == 0 && self.ours(c.owner_uid) {
                     let _ = self.platform.counter_remove(id);
                 }
             }
@@ -476,7 +482,7 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             let Ok(info) = self.platform.segment_info(id) else {
                 continue;
             };
-            if info.attach_count != 0 || info.key != Some(key) {
+            if info.attach_count != 0 || info.key != Some(key) || !self.ours(info.owner_uid) {
                 continue;
             }
             let Ok(m) = self.platform.segment_attach(id) else {

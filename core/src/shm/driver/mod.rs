@@ -164,6 +164,10 @@ pub struct Config {
     /// Where read-write handles write: a shadow copy published on flush/close (default), or
     /// the published segment itself.
     pub write_mode: WriteMode,
+    /// Whether kernel objects (table, segments, counters) owned by another user are used.
+    /// `false` (default): every object must belong to the calling user, else
+    /// [`Error::ForeignOwner`]; objects of others are never attached or removed.
+    pub allow_foreign_owners: bool,
 }
 
 /// Where writes of a read-write handle go.
@@ -188,6 +192,7 @@ impl Config {
         slots: 16,
         init_wait: Wait::Forever,
         write_mode: WriteMode::Shadow,
+        allow_foreign_owners: false,
     };
 
     /// A configuration with this key base and slot count (waiting forever on init, shadow
@@ -198,7 +203,14 @@ impl Config {
             slots,
             init_wait: Wait::Forever,
             write_mode: WriteMode::Shadow,
+            allow_foreign_owners: false,
         }
+    }
+
+    /// The same configuration, accepting (or not) objects owned by other users.
+    pub const fn with_foreign_owners(mut self, allow: bool) -> Self {
+        self.allow_foreign_owners = allow;
+        self
     }
 
     /// The same configuration with another write mode.
@@ -397,10 +409,23 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
         }
     }
 
-    fn attach_found(platform: &P, id: SegmentId, expected: usize) -> Res<P::Mapping, P> {
+    fn attach_found(
+        platform: &P,
+        config: &Config,
+        id: SegmentId,
+        expected: usize,
+    ) -> Res<P::Mapping, P> {
         let info = platform
             .segment_info(id)
             .map_err(Self::table_err("global table stat"))?;
+        let me = platform.current_uid();
+        if info.owner_uid != me && !config.allow_foreign_owners {
+            return Err(Error::ForeignOwner {
+                slot: None,
+                what: "global table",
+                uid: info.owner_uid,
+            });
+        }
         if info.size != expected {
             return Err(Error::TableMismatch {
                 expected,
@@ -425,7 +450,7 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             value: i64::from(config.slots),
         })?;
         match platform.segment_find(config.key_base) {
-            Ok(id) => return Self::attach_found(platform, id, size),
+            Ok(id) => return Self::attach_found(platform, config, id, size),
             Err(e) if e.kind() == ErrorKind::NotFound => {}
             Err(e) => return Err(Self::table_err("global table find")(e)),
         }
@@ -445,7 +470,7 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
                     let id = platform
                         .segment_find(config.key_base)
                         .map_err(Self::table_err("global table find"))?;
-                    return Self::attach_found(platform, id, size);
+                    return Self::attach_found(platform, config, id, size);
                 }
                 Err(e) => return Err(Self::table_err("global table create")(e)),
             };
@@ -619,6 +644,24 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
     fn drop_owner(&self, owner: P::LockOwner, slot: u32) {
         let _ = self.platform.unlock(owner, LockRange::slot(slot));
         let _ = self.platform.lock_owner_release(owner);
+    }
+
+    /// Refuse an object of another user unless the configuration allows it.
+    fn check_owner(&self, slot: u32, what: &'static str, uid: u32) -> Res<(), P> {
+        if uid == self.platform.current_uid() || self.config.allow_foreign_owners {
+            Ok(())
+        } else {
+            Err(Error::ForeignOwner {
+                slot: Some(slot),
+                what,
+                uid,
+            })
+        }
+    }
+
+    /// Whether we may remove an object owned by `uid`: only our own.
+    fn ours(&self, uid: u32) -> bool {
+        uid == self.platform.current_uid()
     }
 
     fn fits_max() -> u64 {

@@ -312,9 +312,12 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
         if info.key != Some(e.key) || info.removed {
             return Err(corrupt("segment key (kernel disagrees)", i64::from(e.key)));
         }
+        self.check_owner(slot, "data segment", info.owner_uid)?;
         check_against_segment(e, slot, info.size)?;
         match self.platform.counter_info(e.sem) {
-            Ok(ci) if ci.key == Some(e.semkey) => {}
+            Ok(ci) if ci.key == Some(e.semkey) => {
+                self.check_owner(slot, "counter", ci.owner_uid)?
+            }
             Ok(_) => {
                 return Err(corrupt(
                     "counter key (kernel disagrees)",
@@ -459,15 +462,27 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
     /// exclusive lock of `slot`.
     pub(super) fn destroy(&self, slot: u32, e: &Entry) -> Res<(), P> {
         let mut first = None;
-        if let Err(err) = self.platform.counter_remove(e.sem) {
-            if err.kind() != ErrorKind::NotFound {
-                first.get_or_insert(plat(slot, "remove counter")(err));
+        // Only objects that are what the entry claims (key) and ours: an edited table must
+        // not make us remove someone else's segment or semaphore.
+        match self.platform.counter_info(e.sem) {
+            Ok(c) if c.key == Some(e.semkey) && self.ours(c.owner_uid) => {
+                if let Err(err) = self.platform.counter_remove(e.sem) {
+                    if err.kind() != ErrorKind::NotFound {
+                        first.get_or_insert(plat(slot, "remove counter")(err));
+                    }
+                }
             }
+            _ => {}
         }
-        if let Err(err) = self.platform.segment_remove(e.handle) {
-            if err.kind() != ErrorKind::NotFound {
-                first.get_or_insert(plat(slot, "remove segment")(err));
+        match self.platform.segment_info(e.handle) {
+            Ok(i) if i.key == Some(e.key) && !i.removed && self.ours(i.owner_uid) => {
+                if let Err(err) = self.platform.segment_remove(e.handle) {
+                    if err.kind() != ErrorKind::NotFound {
+                        first.get_or_insert(plat(slot, "remove segment")(err));
+                    }
+                }
             }
+            _ => {}
         }
         let r = self.write_raw(slot, &RawEntry::CLEARED);
         match first {
