@@ -286,12 +286,14 @@ pub struct MockError {
 impl MockError {
     /// Whether this error was produced by the fault plan rather than by a kernel rule.
     pub fn is_injected(&self) -> bool {
-        self.detail == INJECTED
+        self.detail == INJECTED || self.detail == CRASHED
     }
 }
 
 /// [`MockError::detail`] of every injected fault.
 pub(crate) const INJECTED: &str = "injected fault";
+/// [`MockError::detail`] of the call at which a crashing fault rule killed the process.
+pub(crate) const CRASHED: &str = "injected crash: the process was killed at this call";
 
 impl fmt::Display for MockError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -24,7 +24,7 @@
 
 use alloc::vec::Vec;
 
-use crate::error::{CallKind, Fail, MockErrno, INJECTED};
+use crate::error::{CallKind, Fail, MockErrno, CRASHED, INJECTED};
 
 /// xorshift64* (Vigna): small, fast, and the same sequence on every machine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,7 +80,8 @@ pub enum Trigger {
 }
 
 /// One rule: calls of kind `call` (optionally only those of process `pid`) fail with `errno`
-/// when `trigger` says so.
+/// when `trigger` says so — or, for a crashing rule, the calling process is killed at that
+/// call, before it takes effect (a `SIGKILL` in the middle of a driver operation).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FaultRule {
     /// The trait method this rule targets. Rules on infallible methods never fire.
@@ -95,6 +96,10 @@ pub struct FaultRule {
     pub fired: u64,
     /// Matching calls seen so far (for [`Trigger::Nth`] the countdown).
     pub seen: u64,
+    /// Kill the calling process instead of failing the call with `errno`. The call, and
+    /// every later call of the process, fails with `ESRCH`; the kernel does what
+    /// [`crate::MockKernel::kill`] does.
+    pub crash: bool,
 }
 
 impl FaultRule {
@@ -107,6 +112,7 @@ impl FaultRule {
             pid: None,
             fired: 0,
             seen: 0,
+            crash: false,
         }
     }
 
@@ -119,6 +125,7 @@ impl FaultRule {
             pid: None,
             fired: 0,
             seen: 0,
+            crash: false,
         }
     }
 
@@ -131,7 +138,16 @@ impl FaultRule {
             pid: None,
             fired: 0,
             seen: 0,
+            crash: false,
         }
+    }
+
+    /// Kill the calling process at the `n`-th call of kind `call` from now (1-based; 0 counts
+    /// as 1), before the call takes effect.
+    pub const fn crash_nth(call: CallKind, n: u64) -> Self {
+        let mut rule = FaultRule::nth(call, n, MockErrno::Srch);
+        rule.crash = true;
+        rule
     }
 
     /// Restrict the rule to calls made by process `pid`.
@@ -199,6 +215,11 @@ impl FaultPlan {
         self.with(FaultRule::random(call, per_mille, errno))
     }
 
+    /// Kill the calling process at the `n`-th call of kind `call` from now.
+    pub fn crash_nth(self, call: CallKind, n: u64) -> Self {
+        self.with(FaultRule::crash_nth(call, n))
+    }
+
     /// Fail every call of kind `call`.
     pub fn fail_always(self, call: CallKind, errno: MockErrno) -> Self {
         self.with(FaultRule::always(call, errno))
@@ -225,8 +246,9 @@ impl FaultPlan {
     }
 
     /// Decide the fate of one call. Every matching rule sees the call (countdowns advance,
-    /// random rules draw) in order; the first that fires decides the errno.
-    pub(crate) fn check(&mut self, call: CallKind, pid: u32) -> Option<Fail> {
+    /// random rules draw) in order; the first that fires decides the errno, and whether the
+    /// process is killed (`true`).
+    pub(crate) fn check(&mut self, call: CallKind, pid: u32) -> Option<(Fail, bool)> {
         if !call.is_fallible() {
             return None;
         }
@@ -246,7 +268,12 @@ impl FaultPlan {
             if fires {
                 rule.fired = rule.fired.saturating_add(1);
                 if verdict.is_none() {
-                    verdict = Some(Fail::new(rule.errno, INJECTED));
+                    let fail = if rule.crash {
+                        Fail::new(MockErrno::Srch, CRASHED)
+                    } else {
+                        Fail::new(rule.errno, INJECTED)
+                    };
+                    verdict = Some((fail, rule.crash));
                 }
             }
         }

@@ -212,8 +212,11 @@ impl MockKernel {
         let result = match st.alive(pid) {
             Err(dead) => Err(dead),
             Ok(_) => match st.faults.check(kind, pid) {
-                Some(fault) => {
+                Some((fault, crash)) => {
                     injected = true;
+                    if crash {
+                        st.end_process(pid, ProcessState::Killed);
+                    }
                     Err(fault)
                 }
                 None => op(&mut st),

@@ -150,3 +150,31 @@ fn xorshift_is_the_published_sequence() {
     assert_ne!(r.next_u64(), first);
     assert_eq!(shmfits_mock::XorShift64Star::new(0).below(0), 0);
 }
+
+#[test]
+fn a_crashing_rule_kills_the_process_at_that_call() {
+    let k = MockKernel::new();
+    let (p, q) = (k.spawn(), k.spawn());
+    let c = p.counter_create(1).unwrap();
+    p.counter_add(c, 1).unwrap();
+    let o = p.lock_owner_new().unwrap();
+    p.lock(o, LockRange::slot(0), LockKind::Exclusive, Wait::No)
+        .unwrap();
+    k.set_faults(
+        FaultPlan::new(0)
+            .with(FaultRule::crash_nth(CallKind::SegmentCreate, 2).in_process(p.pid())),
+    );
+    q.segment_create(1, 1).unwrap(); // other processes do not count
+    p.segment_create(2, 1).unwrap();
+    let e = p.segment_create(3, 1).unwrap_err();
+    assert_eq!((e.kind, e.errno), (ErrorKind::Other, MockErrno::Srch));
+    assert!(e.is_injected());
+    assert!(!p.is_alive());
+    assert_eq!(q.segment_find(3).unwrap_err().kind, ErrorKind::NotFound);
+    // The kernel cleaned up after it.
+    assert_eq!(q.counter_info(c).unwrap().value, 0);
+    let oq = q.lock_owner_new().unwrap();
+    q.lock(oq, LockRange::slot(0), LockKind::Exclusive, Wait::No)
+        .unwrap();
+    assert_eq!(k.stats().call(CallKind::SegmentCreate).injected, 1);
+}
