@@ -9,7 +9,7 @@ use super::{Driver, Handle, Mode, Res};
 use crate::shm::error::{lock_error, plat, Error};
 use crate::shm::layout::{
     check_against_segment, check_block_header, check_entry, BlockHeader, Corrupt, Entry,
-    EntryState, RawEntry, ATTR_PERSIST, ATTR_RESIZE, BLOCK_HEADER_SIZE,
+    EntryState, RawEntry, ATTR_PERSIST, ATTR_RESIZE, BLOCK_HEADER_SIZE, GRANULE,
 };
 use crate::shm::platform::{
     ErrorKind, Key, LockKind, LockRange, PlatformError, SegmentId, SharedMem, Wait,
@@ -491,16 +491,30 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             let bh = self.read_block_header(0, &m);
             let _ = self.platform.segment_detach(m);
             let Ok(bh) = bh else { continue };
-            let Ok(slot) = u32::try_from(bh.slot) else {
-                continue;
+            // Which lock makes the decision safe: a marked segment belongs to the slot in its
+            // header, whose creator or grower holds that slot's lock while the segment is not
+            // yet published. An unmarked one (all-zero header, granule-sized: made, then the
+            // process died before it wrote the header) may belong to any slot: take them all.
+            let unmarked = bh.id == [0, 0]
+                && bh.tflag == 0
+                && bh.pad == 0
+                && bh.slot == 0
+                && info.size % GRANULE == 0;
+            let (slot, range) = if unmarked {
+                (0, LockRange::all(self.config.slots))
+            } else {
+                let Ok(slot) = u32::try_from(bh.slot) else {
+                    continue;
+                };
+                if slot >= self.config.slots || check_block_header(&bh, slot).is_err() {
+                    continue;
+                }
+                (slot, LockRange::slot(slot))
             };
-            if slot >= self.config.slots || check_block_header(&bh, slot).is_err() {
-                continue;
-            }
             if self
                 .locals
                 .iter()
-                .any(|l| l.slot == slot && l.state != State::Free)
+                .any(|l| (unmarked || l.slot == slot) && l.state != State::Free)
             {
                 continue;
             }
@@ -511,7 +525,7 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             let done = (|| -> Res<bool, P> {
                 if self
                     .platform
-                    .lock(owner, LockRange::slot(slot), LockKind::Exclusive, Wait::No)
+                    .lock(owner, range, LockKind::Exclusive, Wait::No)
                     .is_err()
                 {
                     return Ok(false);
@@ -528,7 +542,8 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
                 }
                 Ok(self.platform.segment_remove(id).is_ok())
             })();
-            self.drop_owner(owner, slot);
+            let _ = self.platform.unlock(owner, range);
+            let _ = self.platform.lock_owner_release(owner);
             if done? {
                 removed += 1;
             }
