@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use shmfits_core::shm::layout::RawEntry;
-use shmfits_core::shm::{Error, Mode, SharedMem, Wait};
+use shmfits_core::shm::{Error, Mode, Wait};
 use shmfits_mock::{CallKind, FaultPlan, FaultRule, MockKernel, MockProcess};
 
 /// Run `scenario` once to count the calls of each kind the crashing process makes, then once
