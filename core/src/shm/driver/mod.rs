@@ -126,6 +126,22 @@
 //! freed. A healthy persistent file with no process attached is left alone (CFITSIO's
 //! `smem -r` deletes it).
 //!
+//! ## Whose objects
+//! Unless [`Config::allow_foreign_owners`] is set, the global table, data segments and
+//! counters must belong to the calling user ([`Error::ForeignOwner`] otherwise), and nothing
+//! is ever removed unless its kernel key matches what the table claims and it belongs to the
+//! calling user: an edited table cannot make us remove someone else's segment or semaphore.
+//!
+//! ## Known limits
+//! * A crash inside create between making the counter and storing the entry leaves a counter
+//!   (value 0) under an unused key. [`SharedMem`] cannot find counters by key, so recovery
+//!   cannot remove it; it is harmless (the next create draws another key) but counts against
+//!   `SEMMNI`. A `counter_find` in the trait would close this.
+//! * CFITSIO processes still open a file that is deleted but not yet freed (CFITSIO does not
+//!   look at PERSIST on open); their last close frees it.
+//! * [`Driver::open_finish`] trusts the caller to have taken `pending.kind()` on
+//!   `pending.range()` with `pending.owner()`.
+//!
 //! # Memory
 //! A driver takes `size_of::<Driver<P, N>>()` bytes; each handle adds
 //! [`Driver::BYTES_PER_HANDLE`] (about 100 bytes plus the size of `P::Mapping` and
@@ -449,10 +465,19 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             what: "slot count",
             value: i64::from(config.slots),
         })?;
-        match platform.segment_find(config.key_base) {
-            Ok(id) => return Self::attach_found(platform, config, id, size),
-            Err(e) if e.kind() == ErrorKind::NotFound => {}
-            Err(e) => return Err(Self::table_err("global table find")(e)),
+        // A table found may be removed by its last user (CFITSIO's exit) before we attach:
+        // try again a few times, then create it.
+        for _ in 0..3 {
+            match platform.segment_find(config.key_base) {
+                Ok(id) => match Self::attach_found(platform, config, id, size) {
+                    Err(Error::Platform { error, .. }) if error.kind() == ErrorKind::NotFound => {
+                        continue
+                    }
+                    other => return other,
+                },
+                Err(e) if e.kind() == ErrorKind::NotFound => break,
+                Err(e) => return Err(Self::table_err("global table find")(e)),
+            }
         }
         // Create it under the lock on all slots, so that none of our processes reads an
         // entry before it is cleared.
