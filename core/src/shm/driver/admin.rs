@@ -91,7 +91,7 @@ pub struct RecoverReport {
     pub repaired: u32,
     /// Slots whose file was removed.
     pub removed: u32,
-    /// Orphan data segments (ours, named by no entry) removed.
+    /// Orphan data segments and counters (ours, named by no entry) removed.
     pub orphans_removed: u32,
 }
 
@@ -548,7 +548,70 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
                 removed += 1;
             }
         }
+        removed += self.remove_orphan_counters()?;
         Ok(removed)
+    }
+
+    /// Remove counters under our data keys that no entry names (`semkey`), that are ours and
+    /// at 0, under the lock on all slots (every creator holds its slot's lock until its entry
+    /// names its counter). Needs [`SharedMem::counter_find`]; without it, finds nothing.
+    fn remove_orphan_counters(&mut self) -> Res<u32, P> {
+        if self.locals.iter().any(|l| l.state != State::Free) {
+            return Ok(0);
+        }
+        let owner = self
+            .platform
+            .lock_owner_new()
+            .map_err(|error| Error::Platform {
+                slot: None,
+                step: "lock owner",
+                error,
+            })?;
+        let all = LockRange::all(self.config.slots);
+        let r = (|| -> Res<u32, P> {
+            if self
+                .platform
+                .lock(owner, all, LockKind::Exclusive, Wait::No)
+                .is_err()
+            {
+                return Ok(0);
+            }
+            let mut removed = 0;
+            for j in 1..u64::from(self.keys.range()) {
+                let Some(key) = self.keys.key_at(j) else {
+                    continue;
+                };
+                let Ok(Some(id)) = self.platform.counter_find(key) else {
+                    continue;
+                };
+                let mut named = false;
+                for s in 0..self.config.slots {
+                    let raw = self.read_raw(s)?;
+                    if raw.semkey == key || raw.sem == id.0 {
+                        named = true;
+                        break;
+                    }
+                }
+                if named {
+                    continue;
+                }
+                match self.platform.counter_info(id) {
+                    Ok(c)
+                        if c.key == Some(key)
+                            && c.value == 0
+                            && self.ours(c.owner_uid)
+                            && self.platform.counter_remove(id).is_ok() =>
+                    {
+                        removed += 1;
+                    }
+                    _ => {}
+                }
+            }
+            Ok(removed)
+        })();
+        let _ = self.platform.unlock(owner, all);
+        let _ = self.platform.lock_owner_release(owner);
+        r
     }
 
     /// Close every open handle (keeping all written data), detach the global table, and

@@ -37,16 +37,17 @@
 //! ## Create
 //! Exclusive lock without waiting (as CFITSIO); the entry must be the cleared entry. A key is
 //! drawn as CFITSIO draws it, `K + ((j + hash) mod 3M)`, trying `j = 0, 1, …` until both the
-//! segment and the counter can be created `EXCL` under it. Counter +1, block header and file
-//! header written, then the entry filled (attr `RESIZE|PERSIST`, `nprocdebug` = 1 for our
-//! write lock). The lock is kept: the new handle is read-write.
+//! segment and the counter can be created `EXCL` under it: segment, attach, block header and
+//! file header, counter; then counter +1 and the entry filled (attr `RESIZE|PERSIST`,
+//! `nprocdebug` = 1 for our write lock). The lock is kept: the new handle is read-write.
 //! A read-write open sets `nprocdebug` to 1 and its close to 0, rather than adding and
 //! subtracting: under the exclusive lock ours is the only write lock, so counts left behind
 //! by crashed writers (ours or CFITSIO's) heal on the next write open.
-//! *Crash:* before the entry is written, a segment and a counter are left under an unused key
-//! (the segment carries our block header; [`Driver::recover`] with `None` removes such
-//! orphan segments when their slot lock can be had and no entry names them; the counter stays,
-//! value 0, harmless: the next create just draws another key). After the entry is written,
+//! *Crash:* before the entry is written, a segment (and perhaps a counter) is left under a
+//! key no entry names. [`Driver::recover`] with `None` removes such orphans: segments with
+//! our block header under their slot's lock, segments without one (crash before the header
+//! write) and counters under the lock on all slots — a creator or grower holds its slot's
+//! lock until the entry names its objects, so a live one is never disturbed. After the entry is written,
 //! the file exists, empty, with `nprocdebug` = 1 and no writer: `recover` resets `nprocdebug`.
 //!
 //! ## Open read-only — readers do not serialize
@@ -134,9 +135,9 @@
 //!
 //! ## Known limits
 //! * A crash inside create between making the counter and storing the entry leaves a counter
-//!   (value 0) under an unused key. [`SharedMem`] cannot find counters by key, so recovery
-//!   cannot remove it; it is harmless (the next create draws another key) but counts against
-//!   `SEMMNI`. A `counter_find` in the trait would close this.
+//!   (value 0) under a key no entry names. `recover(None)` removes it under the lock on all
+//!   slots when the platform implements the optional [`SharedMem::counter_find`]; otherwise
+//!   it stays (harmless: the next create draws another key; it counts against `SEMMNI`).
 //! * CFITSIO processes still open a file that is deleted but not yet freed (CFITSIO does not
 //!   look at PERSIST on open); their last close frees it.
 //! * [`Driver::open_finish`] trusts the caller to have taken `pending.kind()` on

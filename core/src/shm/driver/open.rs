@@ -55,18 +55,7 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             what: "new segment size",
         })?;
         let hash = self.next_hash(NEW_FILE_SIZE, slot);
-        let (key, seg, sem) = self.create_objects(slot, seg_len, hash)?;
-        let undo = |d: &Self| {
-            let _ = d.platform.counter_remove(sem);
-            let _ = d.platform.segment_remove(seg);
-        };
-        let mapping = match self.platform.segment_attach(seg) {
-            Ok(m) => m,
-            Err(e) => {
-                undo(self);
-                return Err(plat(slot, "attach new segment")(e));
-            }
-        };
+        let (key, seg, mapping, sem) = self.create_objects(slot, seg_len, hash)?;
         let entry = Entry {
             sem,
             semkey: key,
@@ -80,21 +69,12 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             self.platform
                 .counter_add(sem, 1)
                 .map_err(plat(slot, "count process"))?;
-            self.platform
-                .write(&mapping, 0, BlockHeader::new(slot).as_bytes())
-                .map_err(plat(slot, "write block header"))?;
-            self.platform
-                .write(
-                    &mapping,
-                    BLOCK_HEADER_SIZE,
-                    FileHeader::new(slot).as_bytes(),
-                )
-                .map_err(plat(slot, "write file header"))?;
             self.write_raw(slot, &RawEntry::used(&entry))
         })();
         if let Err(e) = steps {
             let _ = self.platform.segment_detach(mapping);
-            undo(self);
+            let _ = self.platform.counter_remove(sem);
+            let _ = self.platform.segment_remove(seg);
             // The entry may or may not have been written; we hold the exclusive lock, so
             // put it back to free.
             let _ = self.write_raw(slot, &RawEntry::CLEARED);
@@ -110,14 +90,17 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
         self.set_state(h, State::WriteLocked)
     }
 
-    /// Create a segment and a counter under the first key `K + ((j + hash) mod R)` where both
-    /// can be created exclusively.
+    /// Create, under the first key `K + ((j + hash) mod R)` where both can be created
+    /// exclusively, a data segment (attached, both headers written) and then a counter.
+    /// The order keeps crash leftovers findable: a segment without headers is removed by the
+    /// all-slots orphan sweep, one with headers by the slot's sweep; only a crash between
+    /// the counter's creation and the entry store leaves a counter no entry names.
     pub(super) fn create_objects(
         &self,
         slot: u32,
         seg_len: usize,
         hash: u64,
-    ) -> Res<(i32, SegmentId, CounterId), P> {
+    ) -> Res<(i32, SegmentId, P::Mapping, CounterId), P> {
         for j in 0..u64::from(self.keys.range()) {
             let Some(key) = self.keys.key_at(j + hash) else {
                 continue;
@@ -127,14 +110,37 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(plat(slot, "create segment")(e)),
             };
-            match self.platform.counter_create(key) {
-                Ok(sem) => return Ok((key, seg, sem)),
+            let m = match self.platform.segment_attach(seg) {
+                Ok(m) => m,
                 Err(e) => {
                     let _ = self.platform.segment_remove(seg);
-                    if e.kind() == ErrorKind::AlreadyExists {
-                        continue;
-                    }
-                    return Err(plat(slot, "create counter")(e));
+                    return Err(plat(slot, "attach new segment")(e));
+                }
+            };
+            let headers = self
+                .platform
+                .write(&m, 0, BlockHeader::new(slot).as_bytes())
+                .map_err(plat(slot, "write block header"))
+                .and_then(|()| {
+                    self.platform
+                        .write(&m, BLOCK_HEADER_SIZE, FileHeader::new(slot).as_bytes())
+                        .map_err(plat(slot, "write file header"))
+                });
+            let counter = headers.and_then(|()| match self.platform.counter_create(key) {
+                Ok(sem) => Ok(Some(sem)),
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(None),
+                Err(e) => Err(plat(slot, "create counter")(e)),
+            });
+            match counter {
+                Ok(Some(sem)) => return Ok((key, seg, m, sem)),
+                Ok(None) => {
+                    let _ = self.platform.segment_detach(m);
+                    let _ = self.platform.segment_remove(seg);
+                }
+                Err(e) => {
+                    let _ = self.platform.segment_detach(m);
+                    let _ = self.platform.segment_remove(seg);
+                    return Err(e);
                 }
             }
         }
@@ -461,34 +467,31 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
     /// Remove the segment and counter of `e` and clear the entry. Caller holds the
     /// exclusive lock of `slot`.
     pub(super) fn destroy(&self, slot: u32, e: &Entry) -> Res<(), P> {
-        let mut first = None;
         // Only objects that are what the entry claims (key) and ours: an edited table must
-        // not make us remove someone else's segment or semaphore.
+        // not make us remove someone else's segment or semaphore. A removal that fails stops
+        // here with the entry untouched, so the file stays deleted and findable and the next
+        // close, delete or recover tries again (nothing is left that no entry names).
         match self.platform.counter_info(e.sem) {
             Ok(c) if c.key == Some(e.semkey) && self.ours(c.owner_uid) => {
-                if let Err(err) = self.platform.counter_remove(e.sem) {
-                    if err.kind() != ErrorKind::NotFound {
-                        first.get_or_insert(plat(slot, "remove counter")(err));
-                    }
+                match self.platform.counter_remove(e.sem) {
+                    Ok(()) => {}
+                    Err(err) if err.kind() == ErrorKind::NotFound => {}
+                    Err(err) => return Err(plat(slot, "remove counter")(err)),
                 }
             }
             _ => {}
         }
         match self.platform.segment_info(e.handle) {
             Ok(i) if i.key == Some(e.key) && !i.removed && self.ours(i.owner_uid) => {
-                if let Err(err) = self.platform.segment_remove(e.handle) {
-                    if err.kind() != ErrorKind::NotFound {
-                        first.get_or_insert(plat(slot, "remove segment")(err));
-                    }
+                match self.platform.segment_remove(e.handle) {
+                    Ok(()) => {}
+                    Err(err) if err.kind() == ErrorKind::NotFound => {}
+                    Err(err) => return Err(plat(slot, "remove segment")(err)),
                 }
             }
             _ => {}
         }
-        let r = self.write_raw(slot, &RawEntry::CLEARED);
-        match first {
-            Some(err) => Err(err),
-            None => r,
-        }
+        self.write_raw(slot, &RawEntry::CLEARED)
     }
 
     /// Free a deleted file nobody has attached, if the slot's exclusive lock can be had
