@@ -290,3 +290,35 @@ fn random_entries_never_panic() {
         set_raw_entry(&kernel, 7, &good);
     }
 }
+
+#[test]
+fn a_missing_file_header_is_a_create_in_progress_and_gets_repaired() {
+    let (kernel, mut d) = setup();
+    make_file(&mut d, "h8", b"payload");
+    let seg = SegmentId(raw_entry(&kernel, 8).handle);
+    // CFITSIO's create writes the file header only after re-taking the lock.
+    kernel.corrupt_segment(seg, 8, &[0; 16]).unwrap();
+    assert_eq!(
+        d.open("h8", Mode::ReadOnly, Wait::No).unwrap_err(),
+        Error::WouldBlock { slot: 8 }
+    );
+    // Recovery (holding the exclusive lock: no creator is alive) writes it; data kept.
+    assert_eq!(
+        d.recover_slot(8).unwrap(),
+        RecoverAction::Repaired("file header rewritten")
+    );
+    assert_eq!(&read_all(&mut d, "h8")[..7], b"payload");
+    // A read-write open writes it too.
+    kernel.corrupt_segment(seg, 8, &[0; 16]).unwrap();
+    let h = d.open("h8", Mode::ReadWrite, Wait::No).unwrap();
+    d.close(h).unwrap();
+    assert_eq!(&read_all(&mut d, "h8")[..7], b"payload");
+    // A damaged (not blank) header: open reports it, recovery rewrites it.
+    kernel.corrupt_segment(seg, 8, &7i32.to_ne_bytes()).unwrap();
+    assert_eq!(open_corrupt(&mut d, "h8"), "file header id");
+    assert_eq!(
+        d.recover_slot(8).unwrap(),
+        RecoverAction::Repaired("file header rewritten")
+    );
+    assert_eq!(&read_all(&mut d, "h8")[..7], b"payload");
+}

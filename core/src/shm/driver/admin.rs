@@ -3,13 +3,14 @@
 
 use core::fmt;
 
-use zerocopy::FromBytes;
+use zerocopy::{FromBytes, IntoBytes};
 
 use super::{Driver, Handle, Mode, Res};
 use crate::shm::error::{lock_error, plat, Error};
 use crate::shm::layout::{
-    check_against_segment, check_block_header, check_entry, BlockHeader, Corrupt, Entry,
-    EntryState, RawEntry, ATTR_PERSIST, ATTR_RESIZE, BLOCK_HEADER_SIZE, GRANULE,
+    check_against_segment, check_block_header, check_entry, check_file_header, BlockHeader,
+    Corrupt, Entry, EntryState, FileHeader, RawEntry, ATTR_PERSIST, ATTR_RESIZE, BLOCK_HEADER_SIZE,
+    FILE_HEADER_SIZE, GRANULE,
 };
 use crate::shm::platform::{
     ErrorKind, Key, LockKind, LockRange, PlatformError, SegmentId, SharedMem, Wait,
@@ -354,19 +355,18 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
                 return Ok(RecoverAction::Removed(c.what));
             }
         };
-        // The segment: found by key, same id, sizes and headers consistent.
-        if let Err(err) = self.check_segment(slot, &e) {
-            match err {
-                Error::Corrupt(c) => {
-                    self.remove_matching(&raw);
-                    self.write_raw(slot, &RawEntry::CLEARED)?;
-                    return Ok(RecoverAction::Removed(c.what));
-                }
-                other => return Err(other),
+        // The segment: found by key, same id, sizes and block header consistent.
+        let header_fixed = match self.check_segment(slot, &e) {
+            Ok(f) => f,
+            Err(Error::Corrupt(c)) => {
+                self.remove_matching(&raw);
+                self.write_raw(slot, &RawEntry::CLEARED)?;
+                return Ok(RecoverAction::Removed(c.what));
             }
-        }
+            Err(other) => return Err(other),
+        };
         let mut fixed = e;
-        let mut what = None;
+        let mut counter_fixed = false;
         // The counter: recreate it if it is gone.
         let count = match self.platform.counter_info(e.sem) {
             Ok(c) if c.key == Some(e.semkey) => {
@@ -376,33 +376,35 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             Ok(_) | Err(_) => match self.platform.counter_create(e.semkey) {
                 Ok(id) => {
                     fixed.sem = id;
-                    what = Some("counter recreated");
+                    counter_fixed = true;
                     0
                 }
                 Err(err) => return Err(plat(slot, "recreate counter")(err)),
             },
         };
-        if fixed.nprocdebug != 0 {
-            // We hold the exclusive lock: no writer is alive.
-            fixed.nprocdebug = 0;
-            what = Some(what.map_or("nprocdebug of a dead writer reset", |_| {
-                "counter recreated, nprocdebug reset"
-            }));
-        }
+        // We hold the exclusive lock: no writer is alive.
+        let nproc_fixed = fixed.nprocdebug != 0;
+        fixed.nprocdebug = 0;
         if !fixed.persistent() && count == 0 {
             self.destroy(slot, &fixed)?;
             return Ok(RecoverAction::Removed("deleted, no process attached"));
         }
-        match what {
-            Some(w) => {
-                self.write_raw(slot, &RawEntry::used(&fixed))?;
-                Ok(RecoverAction::Repaired(w))
-            }
-            None => Ok(RecoverAction::Healthy),
-        }
+        let what = match (header_fixed, counter_fixed, nproc_fixed) {
+            (false, false, false) => return Ok(RecoverAction::Healthy),
+            (false, false, true) => "nprocdebug of a dead writer reset",
+            (false, true, false) => "counter recreated",
+            (false, true, true) => "counter recreated, nprocdebug reset",
+            (true, false, false) => "file header rewritten",
+            (true, false, true) => "file header rewritten, nprocdebug reset",
+            (true, true, false) => "file header rewritten, counter recreated",
+            (true, true, true) => "file header rewritten, counter recreated, nprocdebug reset",
+        };
+        self.write_raw(slot, &RawEntry::used(&fixed))?;
+        Ok(RecoverAction::Repaired(what))
     }
 
-    fn check_segment(&self, slot: u32, e: &Entry) -> Res<(), P> {
+    /// Check the segment an entry names; returns whether its file header had to be rewritten.
+    fn check_segment(&self, slot: u32, e: &Entry) -> Res<bool, P> {
         let corrupt = |what, value: i64| Error::Corrupt(Corrupt { slot, what, value });
         match self.platform.segment_find(e.key) {
             Ok(id) if id == e.handle => {}
@@ -429,7 +431,26 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             .map_err(plat(slot, "attach segment"))?;
         let r = self.read_block_header(slot, &m).and_then(|bh| {
             check_block_header(&bh, slot)?;
-            Ok(())
+            // The block header is ours: a missing or damaged file header (a CFITSIO creator
+            // that died before writing it, a stray write) is rewritten; the data is kept.
+            let mut fb = [0u8; FILE_HEADER_SIZE];
+            self.platform
+                .read(&m, BLOCK_HEADER_SIZE, &mut fb)
+                .map_err(plat(slot, "read file header"))?;
+            let fh = FileHeader::read_from_bytes(&fb[..]).map_err(|_| Error::LogicBug {
+                what: "file header size",
+            })?;
+            if check_file_header(&fh, slot).is_ok() {
+                return Ok(false);
+            }
+            let mut fixed = FileHeader::new(slot);
+            if fh.size > 0 {
+                fixed.size = fh.size;
+            }
+            self.platform
+                .write(&m, BLOCK_HEADER_SIZE, fixed.as_bytes())
+                .map_err(plat(slot, "write file header"))?;
+            Ok(true)
         });
         let _ = self.platform.segment_detach(m);
         r
