@@ -60,6 +60,10 @@
 //! lock), a CFITSIO or our writer waits for them, exactly as with CFITSIO's own readers.
 //! *Crash:* the kernel releases the lock, undoes the counter increment and detaches. Nothing
 //! in shared memory was changed.
+//! CFITSIO's create fills the entry, *unlocks*, re-locks for writing and only then writes the
+//! file header; a reader that comes in between finds a blank file header and gets
+//! [`Error::WouldBlock`] (try again). If that creator died there, a read-write open or
+//! `recover` (both hold the exclusive lock, so no creator is alive) writes the header.
 //!
 //! ## Open read-write
 //! Exclusive lock (waiting or not, or with a timeout, as asked), checks as above, attach,
@@ -121,11 +125,12 @@
 //! ## Recover
 //! For every slot whose exclusive lock can be had without waiting (a held lock means someone
 //! alive is using it): a half-cleared entry is cleared; an entry whose segment is gone, or
-//! whose size, headers or keys are impossible, is removed (removing only kernel objects that
-//! match the entry by key and id); a missing counter is recreated under its key; a positive
-//! `nprocdebug` is reset to 0 (dead writer, data kept); a deleted file with no process is
-//! freed. A healthy persistent file with no process attached is left alone (CFITSIO's
-//! `smem -r` deletes it).
+//! whose size, block header or keys are impossible, is removed (removing only kernel objects
+//! that match the entry by key and id and are ours); a missing counter is recreated under its
+//! key; a blank or damaged file header is rewritten (data kept); a positive `nprocdebug` is
+//! reset to 0 (dead writer, data kept); a deleted file with no process is freed. A healthy
+//! persistent file with no process attached is left alone (CFITSIO's `smem -r` deletes it).
+//! With `None`, orphans are removed too (see create and write above).
 //!
 //! ## Whose objects
 //! Unless [`Config::allow_foreign_owners`] is set, the global table, data segments and
