@@ -115,7 +115,7 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             requested: end,
             max: Self::fits_max(),
         })?;
-        let shadow = self.config.write_mode == WriteMode::Shadow;
+        let shadow = self.local(h)?.write_mode == WriteMode::Shadow;
         let cap = {
             let (m, _, _, _) = self.open_local(h)?;
             self.platform.mapping_len(m).saturating_sub(FITS_OFFSET)
@@ -385,6 +385,27 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
     pub fn view(&self, h: Handle) -> Res<(&P::Mapping, Range<usize>), P> {
         let (m, e, _, _) = self.open_local(h)?;
         Ok((m, FITS_OFFSET..FITS_OFFSET + e.fits_len()))
+    }
+
+    /// Where this handle's writes go (initially [`Config::write_mode`](super::Config)).
+    ///
+    /// # Errors
+    /// [`Error::BadHandle`].
+    pub fn write_mode(&self, h: Handle) -> Res<WriteMode, P> {
+        Ok(self.local(h)?.write_mode)
+    }
+
+    /// Change where this handle's writes go. Switching from [`WriteMode::Shadow`] publishes
+    /// a pending shadow first (as [`Driver::flush`]).
+    ///
+    /// # Errors
+    /// [`Error::BadHandle`]; the errors of [`Driver::flush`].
+    pub fn set_write_mode(&mut self, h: Handle, mode: WriteMode) -> Res<(), P> {
+        if self.local(h)?.committed.is_some() {
+            self.flush(h)?;
+        }
+        self.local_mut(h)?.write_mode = mode;
+        Ok(())
     }
 
     /// The slot of an open handle.
