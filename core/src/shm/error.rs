@@ -113,6 +113,15 @@ pub enum Error<E: PlatformError> {
         /// Size the kernel reports.
         actual: usize,
     },
+    /// A kernel object belongs to another user (and the configuration does not allow that).
+    ForeignOwner {
+        /// The slot concerned (`None`: the global table).
+        slot: Option<u32>,
+        /// Which object.
+        what: &'static str,
+        /// Its owner's uid.
+        uid: u32,
+    },
     /// A handle state change that the state machine does not allow.
     IllegalTransition {
         /// State before.
@@ -150,6 +159,7 @@ impl<E: PlatformError> Error<E> {
             Error::ReadOnly { .. } => code::BADARG,
             Error::BadConfig { .. } => code::NOTINIT,
             Error::TableMismatch { .. } => code::NOTINIT,
+            Error::ForeignOwner { .. } => code::IPCERR,
             Error::IllegalTransition { .. } => code::BADARG,
             Error::LogicBug { .. } => code::IPCERR,
         }
@@ -168,6 +178,7 @@ impl<E: PlatformError> Error<E> {
             | Error::NoKey { slot }
             | Error::ReadOnly { slot } => Some(slot),
             Error::Corrupt(c) => Some(c.slot),
+            Error::ForeignOwner { slot, .. } => slot,
             _ => None,
         }
     }
@@ -232,6 +243,19 @@ impl<E: PlatformError> fmt::Display for Error<E> {
                 "global table is {actual} bytes, this slot count needs {expected} bytes \
                  (different SHMEM_LIB_MAXSEG?)"
             ),
+            Error::ForeignOwner {
+                slot: Some(s),
+                what,
+                uid,
+            } => write!(
+                f,
+                "slot h{s}: {what} belongs to uid {uid}, not to us; not used"
+            ),
+            Error::ForeignOwner {
+                slot: None,
+                what,
+                uid,
+            } => write!(f, "{what} belongs to uid {uid}, not to us; not used"),
             Error::IllegalTransition { from, to } => {
                 write!(f, "illegal handle state change: {from} -> {to}")
             }

@@ -78,6 +78,20 @@ impl RawEntry {
         pad: [0; 3],
     };
 
+    /// Decode the 28 bytes of an entry (native byte order).
+    pub fn from_bytes(b: &[u8; ENTRY_SIZE]) -> RawEntry {
+        let mut e = RawEntry::CLEARED;
+        e.as_mut_bytes().copy_from_slice(b);
+        e
+    }
+
+    /// Encode the entry as its 28 bytes (native byte order).
+    pub fn to_bytes(&self) -> [u8; ENTRY_SIZE] {
+        let mut b = [0u8; ENTRY_SIZE];
+        b.copy_from_slice(self.as_bytes());
+        b
+    }
+
     /// The entry of a file in use.
     pub fn used(e: &Entry) -> RawEntry {
         RawEntry {
@@ -134,6 +148,14 @@ pub struct FileHeader {
 }
 
 impl FileHeader {
+    /// All zeros: not written yet.
+    pub const ZEROED: FileHeader = FileHeader {
+        id: 0,
+        slot: 0,
+        size: 0,
+        nodeidx: 0,
+    };
+
     /// The header of a new file of `slot`.
     pub fn new(slot: u32) -> Self {
         FileHeader {

@@ -15,6 +15,7 @@ mod state;
 
 pub use driver::{
     Config, Driver, Handle, LockState, Mode, Pending, RecoverAction, RecoverReport, SlotStatus,
+    WriteMode,
 };
 pub use error::{code, Error};
 pub use layout::{Corrupt, MAX_FITS_SIZE};

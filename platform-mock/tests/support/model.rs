@@ -178,8 +178,14 @@ impl Model {
             };
             return (o, None);
         }
-        match self.files.get(&slot) {
-            Some(f) if f.persist => {}
+        match self.files.get_mut(&slot) {
+            Some(f) if f.persist => {
+                // A write open holds the exclusive lock, so it is the only live writer: the
+                // driver sets nprocdebug to 1, healing counts that dead writers left.
+                if mode == Mode::ReadWrite {
+                    f.stale_writers = 0;
+                }
+            }
             _ => {
                 self.reap(slot);
                 return (Outcome::NotFound, None);

@@ -144,9 +144,11 @@ struct LastWrite {
     old: Vec<u8>,
 }
 
-/// The driver's configuration for the simulation.
+/// The driver's configuration for the simulation. The model has in-place write semantics
+/// (every write is in the table at once); the driver's default is shadow writes published on
+/// flush/close, so ask for in-place here.
 pub fn config() -> Config {
-    Config::new(KEY_BASE, SLOTS)
+    Config::new(KEY_BASE, SLOTS).with_write_mode(shmfits_core::shm::WriteMode::InPlace)
 }
 
 fn name(slot: u32) -> String {

@@ -3,13 +3,14 @@
 
 use core::fmt;
 
-use zerocopy::FromBytes;
+use zerocopy::{FromBytes, IntoBytes};
 
 use super::{Driver, Handle, Mode, Res};
 use crate::shm::error::{lock_error, plat, Error};
 use crate::shm::layout::{
-    check_against_segment, check_block_header, check_entry, BlockHeader, Corrupt, Entry,
-    EntryState, RawEntry, ATTR_PERSIST, ATTR_RESIZE, BLOCK_HEADER_SIZE,
+    check_against_segment, check_block_header, check_entry, check_file_header, BlockHeader,
+    Corrupt, Entry, EntryState, FileHeader, RawEntry, ATTR_PERSIST, ATTR_RESIZE, BLOCK_HEADER_SIZE,
+    FILE_HEADER_SIZE, GRANULE,
 };
 use crate::shm::platform::{
     ErrorKind, Key, LockKind, LockRange, PlatformError, SegmentId, SharedMem, Wait,
@@ -91,7 +92,7 @@ pub struct RecoverReport {
     pub repaired: u32,
     /// Slots whose file was removed.
     pub removed: u32,
-    /// Orphan data segments (ours, named by no entry) removed.
+    /// Orphan data segments and counters (ours, named by no entry) removed.
     pub orphans_removed: u32,
 }
 
@@ -168,16 +169,18 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
 
     fn delete_through(&mut self, index: usize, slot: u32) -> Res<(), P> {
         let l = self.locals.get(index).ok_or(Error::BadHandle)?;
-        let mut e = l.entry.ok_or(Error::LogicBug {
+        let e = l.entry.ok_or(Error::LogicBug {
             what: "open handle without entry",
         })?;
         if !e.persistent() {
             return Err(Error::NotFound { slot });
         }
-        e.attr = ATTR_RESIZE;
-        self.write_raw(slot, &RawEntry::used(&e))?;
+        // Only the attribute byte: a pending shadow must not be published by this.
+        self.write_attr(slot, ATTR_RESIZE)?;
         if let Some(l) = self.locals.get_mut(index) {
-            l.entry = Some(e);
+            for x in [&mut l.entry, &mut l.committed].into_iter().flatten() {
+                x.attr = ATTR_RESIZE;
+            }
         }
         Ok(())
     }
@@ -352,52 +355,56 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
                 return Ok(RecoverAction::Removed(c.what));
             }
         };
-        // The segment: found by key, same id, sizes and headers consistent.
-        if let Err(err) = self.check_segment(slot, &e) {
-            match err {
-                Error::Corrupt(c) => {
-                    self.remove_matching(&raw);
-                    self.write_raw(slot, &RawEntry::CLEARED)?;
-                    return Ok(RecoverAction::Removed(c.what));
-                }
-                other => return Err(other),
+        // The segment: found by key, same id, sizes and block header consistent.
+        let header_fixed = match self.check_segment(slot, &e) {
+            Ok(f) => f,
+            Err(Error::Corrupt(c)) => {
+                self.remove_matching(&raw);
+                self.write_raw(slot, &RawEntry::CLEARED)?;
+                return Ok(RecoverAction::Removed(c.what));
             }
-        }
+            Err(other) => return Err(other),
+        };
         let mut fixed = e;
-        let mut what = None;
+        let mut counter_fixed = false;
         // The counter: recreate it if it is gone.
         let count = match self.platform.counter_info(e.sem) {
-            Ok(c) if c.key == Some(e.semkey) => c.value,
+            Ok(c) if c.key == Some(e.semkey) => {
+                self.check_owner(slot, "counter", c.owner_uid)?;
+                c.value
+            }
             Ok(_) | Err(_) => match self.platform.counter_create(e.semkey) {
                 Ok(id) => {
                     fixed.sem = id;
-                    what = Some("counter recreated");
+                    counter_fixed = true;
                     0
                 }
                 Err(err) => return Err(plat(slot, "recreate counter")(err)),
             },
         };
-        if fixed.nprocdebug != 0 {
-            // We hold the exclusive lock: no writer is alive.
-            fixed.nprocdebug = 0;
-            what = Some(what.map_or("nprocdebug of a dead writer reset", |_| {
-                "counter recreated, nprocdebug reset"
-            }));
-        }
+        // We hold the exclusive lock: no writer is alive.
+        let nproc_fixed = fixed.nprocdebug != 0;
+        fixed.nprocdebug = 0;
         if !fixed.persistent() && count == 0 {
             self.destroy(slot, &fixed)?;
             return Ok(RecoverAction::Removed("deleted, no process attached"));
         }
-        match what {
-            Some(w) => {
-                self.write_raw(slot, &RawEntry::used(&fixed))?;
-                Ok(RecoverAction::Repaired(w))
-            }
-            None => Ok(RecoverAction::Healthy),
-        }
+        let what = match (header_fixed, counter_fixed, nproc_fixed) {
+            (false, false, false) => return Ok(RecoverAction::Healthy),
+            (false, false, true) => "nprocdebug of a dead writer reset",
+            (false, true, false) => "counter recreated",
+            (false, true, true) => "counter recreated, nprocdebug reset",
+            (true, false, false) => "file header rewritten",
+            (true, false, true) => "file header rewritten, nprocdebug reset",
+            (true, true, false) => "file header rewritten, counter recreated",
+            (true, true, true) => "file header rewritten, counter recreated, nprocdebug reset",
+        };
+        self.write_raw(slot, &RawEntry::used(&fixed))?;
+        Ok(RecoverAction::Repaired(what))
     }
 
-    fn check_segment(&self, slot: u32, e: &Entry) -> Res<(), P> {
+    /// Check the segment an entry names; returns whether its file header had to be rewritten.
+    fn check_segment(&self, slot: u32, e: &Entry) -> Res<bool, P> {
         let corrupt = |what, value: i64| Error::Corrupt(Corrupt { slot, what, value });
         match self.platform.segment_find(e.key) {
             Ok(id) if id == e.handle => {}
@@ -416,6 +423,7 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             .platform
             .segment_info(e.handle)
             .map_err(plat(slot, "stat segment"))?;
+        self.check_owner(slot, "data segment", info.owner_uid)?;
         check_against_segment(e, slot, info.size)?;
         let m = self
             .platform
@@ -423,7 +431,26 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             .map_err(plat(slot, "attach segment"))?;
         let r = self.read_block_header(slot, &m).and_then(|bh| {
             check_block_header(&bh, slot)?;
-            Ok(())
+            // The block header is ours: a missing or damaged file header (a CFITSIO creator
+            // that died before writing it, a stray write) is rewritten; the data is kept.
+            let mut fb = [0u8; FILE_HEADER_SIZE];
+            self.platform
+                .read(&m, BLOCK_HEADER_SIZE, &mut fb)
+                .map_err(plat(slot, "read file header"))?;
+            let fh = FileHeader::read_from_bytes(&fb[..]).map_err(|_| Error::LogicBug {
+                what: "file header size",
+            })?;
+            if check_file_header(&fh, slot).is_ok() {
+                return Ok(false);
+            }
+            let mut fixed = FileHeader::new(slot);
+            if fh.size > 0 {
+                fixed.size = fh.size;
+            }
+            self.platform
+                .write(&m, BLOCK_HEADER_SIZE, fixed.as_bytes())
+                .map_err(plat(slot, "write file header"))?;
+            Ok(true)
         });
         let _ = self.platform.segment_detach(m);
         r
@@ -444,7 +471,9 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
     fn remove_matching(&self, raw: &RawEntry) {
         if self.keys.is_data_key(raw.key) && raw.handle >= 0 {
             if let Ok(id) = self.platform.segment_find(raw.key) {
-                if id == SegmentId(raw.handle) {
+                let mine =
+                    matches!(self.platform.segment_info(id), Ok(i) if self.ours(i.owner_uid));
+                if id == SegmentId(raw.handle) && mine {
                     let _ = self.platform.segment_remove(id);
                 }
             }
@@ -452,7 +481,7 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
         if self.keys.is_data_key(raw.semkey) && raw.sem >= 0 {
             let id = crate::shm::platform::CounterId(raw.sem);
             if let Ok(c) = self.platform.counter_info(id) {
-                if c.key == Some(raw.semkey) && c.value == 0 {
+                if c.key == Some(raw.semkey) && c.value == 0 && self.ours(c.owner_uid) {
                     let _ = self.platform.counter_remove(id);
                 }
             }
@@ -474,7 +503,7 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             let Ok(info) = self.platform.segment_info(id) else {
                 continue;
             };
-            if info.attach_count != 0 || info.key != Some(key) {
+            if info.attach_count != 0 || info.key != Some(key) || !self.ours(info.owner_uid) {
                 continue;
             }
             let Ok(m) = self.platform.segment_attach(id) else {
@@ -483,16 +512,30 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             let bh = self.read_block_header(0, &m);
             let _ = self.platform.segment_detach(m);
             let Ok(bh) = bh else { continue };
-            let Ok(slot) = u32::try_from(bh.slot) else {
-                continue;
+            // Which lock makes the decision safe: a marked segment belongs to the slot in its
+            // header, whose creator or grower holds that slot's lock while the segment is not
+            // yet published. An unmarked one (all-zero header, granule-sized: made, then the
+            // process died before it wrote the header) may belong to any slot: take them all.
+            let unmarked = bh.id == [0, 0]
+                && bh.tflag == 0
+                && bh.pad == 0
+                && bh.slot == 0
+                && info.size % GRANULE == 0;
+            let (slot, range) = if unmarked {
+                (0, LockRange::all(self.config.slots))
+            } else {
+                let Ok(slot) = u32::try_from(bh.slot) else {
+                    continue;
+                };
+                if slot >= self.config.slots || check_block_header(&bh, slot).is_err() {
+                    continue;
+                }
+                (slot, LockRange::slot(slot))
             };
-            if slot >= self.config.slots || check_block_header(&bh, slot).is_err() {
-                continue;
-            }
             if self
                 .locals
                 .iter()
-                .any(|l| l.slot == slot && l.state != State::Free)
+                .any(|l| (unmarked || l.slot == slot) && l.state != State::Free)
             {
                 continue;
             }
@@ -503,7 +546,7 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             let done = (|| -> Res<bool, P> {
                 if self
                     .platform
-                    .lock(owner, LockRange::slot(slot), LockKind::Exclusive, Wait::No)
+                    .lock(owner, range, LockKind::Exclusive, Wait::No)
                     .is_err()
                 {
                     return Ok(false);
@@ -520,12 +563,76 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
                 }
                 Ok(self.platform.segment_remove(id).is_ok())
             })();
-            self.drop_owner(owner, slot);
+            let _ = self.platform.unlock(owner, range);
+            let _ = self.platform.lock_owner_release(owner);
             if done? {
                 removed += 1;
             }
         }
+        removed += self.remove_orphan_counters()?;
         Ok(removed)
+    }
+
+    /// Remove counters under our data keys that no entry names (`semkey`), that are ours and
+    /// at 0, under the lock on all slots (every creator holds its slot's lock until its entry
+    /// names its counter). Needs [`SharedMem::counter_find`]; without it, finds nothing.
+    fn remove_orphan_counters(&mut self) -> Res<u32, P> {
+        if self.locals.iter().any(|l| l.state != State::Free) {
+            return Ok(0);
+        }
+        let owner = self
+            .platform
+            .lock_owner_new()
+            .map_err(|error| Error::Platform {
+                slot: None,
+                step: "lock owner",
+                error,
+            })?;
+        let all = LockRange::all(self.config.slots);
+        let r = (|| -> Res<u32, P> {
+            if self
+                .platform
+                .lock(owner, all, LockKind::Exclusive, Wait::No)
+                .is_err()
+            {
+                return Ok(0);
+            }
+            let mut removed = 0;
+            for j in 1..u64::from(self.keys.range()) {
+                let Some(key) = self.keys.key_at(j) else {
+                    continue;
+                };
+                let Ok(Some(id)) = self.platform.counter_find(key) else {
+                    continue;
+                };
+                let mut named = false;
+                for s in 0..self.config.slots {
+                    let raw = self.read_raw(s)?;
+                    if raw.semkey == key || raw.sem == id.0 {
+                        named = true;
+                        break;
+                    }
+                }
+                if named {
+                    continue;
+                }
+                match self.platform.counter_info(id) {
+                    Ok(c)
+                        if c.key == Some(key)
+                            && c.value == 0
+                            && self.ours(c.owner_uid)
+                            && self.platform.counter_remove(id).is_ok() =>
+                    {
+                        removed += 1;
+                    }
+                    _ => {}
+                }
+            }
+            Ok(removed)
+        })();
+        let _ = self.platform.unlock(owner, all);
+        let _ = self.platform.lock_owner_release(owner);
+        r
     }
 
     /// Close every open handle (keeping all written data), detach the global table, and

@@ -37,13 +37,17 @@
 //! ## Create
 //! Exclusive lock without waiting (as CFITSIO); the entry must be the cleared entry. A key is
 //! drawn as CFITSIO draws it, `K + ((j + hash) mod 3M)`, trying `j = 0, 1, …` until both the
-//! segment and the counter can be created `EXCL` under it. Counter +1, block header and file
-//! header written, then the entry filled (attr `RESIZE|PERSIST`, `nprocdebug` = 1 for our
-//! write lock). The lock is kept: the new handle is read-write.
-//! *Crash:* before the entry is written, a segment and a counter are left under an unused key
-//! (the segment carries our block header; [`Driver::recover`] with `None` removes such
-//! orphan segments when their slot lock can be had and no entry names them; the counter stays,
-//! value 0, harmless: the next create just draws another key). After the entry is written,
+//! segment and the counter can be created `EXCL` under it: segment, attach, block header and
+//! file header, counter; then counter +1 and the entry filled (attr `RESIZE|PERSIST`,
+//! `nprocdebug` = 1 for our write lock). The lock is kept: the new handle is read-write.
+//! A read-write open sets `nprocdebug` to 1 and its close to 0, rather than adding and
+//! subtracting: under the exclusive lock ours is the only write lock, so counts left behind
+//! by crashed writers (ours or CFITSIO's) heal on the next write open.
+//! *Crash:* before the entry is written, a segment (and perhaps a counter) is left under a
+//! key no entry names. [`Driver::recover`] with `None` removes such orphans: segments with
+//! our block header under their slot's lock, segments without one (crash before the header
+//! write) and counters under the lock on all slots — a creator or grower holds its slot's
+//! lock until the entry names its objects, so a live one is never disturbed. After the entry is written,
 //! the file exists, empty, with `nprocdebug` = 1 and no writer: `recover` resets `nprocdebug`.
 //!
 //! ## Open read-only — readers do not serialize
@@ -56,6 +60,10 @@
 //! lock), a CFITSIO or our writer waits for them, exactly as with CFITSIO's own readers.
 //! *Crash:* the kernel releases the lock, undoes the counter increment and detaches. Nothing
 //! in shared memory was changed.
+//! CFITSIO's create fills the entry, *unlocks*, re-locks for writing and only then writes the
+//! file header; a reader that comes in between finds a blank file header and gets
+//! [`Error::WouldBlock`] (try again). If that creator died there, a read-write open or
+//! `recover` (both hold the exclusive lock, so no creator is alive) writes the header.
 //!
 //! ## Open read-write
 //! Exclusive lock (waiting or not, or with a timeout, as asked), checks as above, attach,
@@ -77,19 +85,31 @@
 //! Read-write: `nprocdebug` −1, counter −1, detach; if deleted and the counter is 0 free it
 //! (we still hold the exclusive lock); unlock.
 //!
-//! ## Write and growth
-//! Writes go straight into the segment (the handle holds the exclusive lock) and the entry's
-//! `size` is updated by every write that extends the file, so a writer that dies keeps every
-//! byte it wrote, readable by the next opener. When a write needs more room, the new segment
-//! is at least twice the old one (rounded to the granule), so `n` small writes cost `O(n)`
-//! copying in total. Order: create the new segment `EXCL` under a fresh key, copy header and
-//! data, rewrite the entry (`key`, `handle`, `size` in one 28-byte store), then remove the old
-//! segment. *Crash* before the entry store: the old file is intact, the new segment is an
-//! orphan; after it: the new file is intact, the old segment is an orphan; `recover(None)`
-//! removes orphans. CFITSIO reads a segment larger than it needs (it finds by key with size 1)
-//! and, when it writes, reallocates by its own rule, which also works on our segments.
-//! A size beyond what the `int` field can express ([`MAX_FITS_SIZE`] FITS bytes) is refused
-//! with [`Error::TooLarge`] before anything changes.
+//! ## Write, shadow and growth
+//! A read-write handle holds the exclusive lock, so nobody else reads or changes the file
+//! while it writes. Two write modes ([`WriteMode`], per [`Config`]):
+//!
+//! * **Shadow** (default, issue 5 row 1): the first write after an open or a flush copies
+//!   the file into a new segment under a fresh key (the "shadow"); writes go there and the
+//!   table keeps naming the published segment. [`Driver::flush`] and [`Driver::close`]
+//!   publish: one 28-byte store of the entry (`key`, `handle`, `size`; `nprocdebug`, `attr`
+//!   and the counter as the table has them), then the old segment is removed.
+//!   *Crash* before the store: the published version is intact and complete; the shadow is an
+//!   orphan (our block header, named by no entry) that `recover(None)` removes. After the
+//!   store: the new version is published; the old segment is the orphan. A reader therefore
+//!   never sees a half-written version.
+//! * **In place**: writes go into the published segment and every write that extends the
+//!   file stores the new `size` in the table before it returns, so a writer that dies loses
+//!   nothing it wrote (but a reader after that may see a half-done update).
+//!
+//! When a write needs more room the new segment is at least twice the old one (rounded to the
+//! granule), so `n` small writes cost `O(n)` copying in total (CFITSIO copies the whole file at
+//! every granule). Order: create the new segment `EXCL` under a fresh key, copy header and
+//! data, then (in place only) store the entry, then remove the old segment; the crash cases
+//! are those of the shadow above. CFITSIO reads a segment larger than it needs (it finds it by
+//! key with size 1) and, when it writes, reallocates by its own rule, which works on our
+//! segments too. A size beyond what the `int` field can express ([`MAX_FITS_SIZE`] FITS
+//! bytes) is refused with [`Error::TooLarge`] before anything changes.
 //!
 //! ## Delete — returns at once
 //! With nobody in the slot (exclusive lock without waiting): clear PERSIST and, if the
@@ -105,11 +125,28 @@
 //! ## Recover
 //! For every slot whose exclusive lock can be had without waiting (a held lock means someone
 //! alive is using it): a half-cleared entry is cleared; an entry whose segment is gone, or
-//! whose size, headers or keys are impossible, is removed (removing only kernel objects that
-//! match the entry by key and id); a missing counter is recreated under its key; a positive
-//! `nprocdebug` is reset to 0 (dead writer, data kept); a deleted file with no process is
-//! freed. A healthy persistent file with no process attached is left alone (CFITSIO's
-//! `smem -r` deletes it).
+//! whose size, block header or keys are impossible, is removed (removing only kernel objects
+//! that match the entry by key and id and are ours); a missing counter is recreated under its
+//! key; a blank or damaged file header is rewritten (data kept); a positive `nprocdebug` is
+//! reset to 0 (dead writer, data kept); a deleted file with no process is freed. A healthy
+//! persistent file with no process attached is left alone (CFITSIO's `smem -r` deletes it).
+//! With `None`, orphans are removed too (see create and write above).
+//!
+//! ## Whose objects
+//! Unless [`Config::allow_foreign_owners`] is set, the global table, data segments and
+//! counters must belong to the calling user ([`Error::ForeignOwner`] otherwise), and nothing
+//! is ever removed unless its kernel key matches what the table claims and it belongs to the
+//! calling user: an edited table cannot make us remove someone else's segment or semaphore.
+//!
+//! ## Known limits
+//! * A crash inside create between making the counter and storing the entry leaves a counter
+//!   (value 0) under a key no entry names. `recover(None)` removes it under the lock on all
+//!   slots when the platform implements the optional [`SharedMem::counter_find`]; otherwise
+//!   it stays (harmless: the next create draws another key; it counts against `SEMMNI`).
+//! * CFITSIO processes still open a file that is deleted but not yet freed (CFITSIO does not
+//!   look at PERSIST on open); their last close frees it.
+//! * [`Driver::open_finish`] trusts the caller to have taken `pending.kind()` on
+//!   `pending.range()` with `pending.owner()`.
 //!
 //! # Memory
 //! A driver takes `size_of::<Driver<P, N>>()` bytes; each handle adds
@@ -146,6 +183,28 @@ pub struct Config {
     /// How long [`Driver::new`] waits for the lock on all slots when it has to create the
     /// global table.
     pub init_wait: Wait,
+    /// Where read-write handles write: a shadow copy published on flush/close (default), or
+    /// the published segment itself.
+    pub write_mode: WriteMode,
+    /// Whether kernel objects (table, segments, counters) owned by another user are used.
+    /// `false` (default): every object must belong to the calling user, else
+    /// [`Error::ForeignOwner`]; objects of others are never attached or removed.
+    pub allow_foreign_owners: bool,
+}
+
+/// Where writes of a read-write handle go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum WriteMode {
+    /// The first write after an open or flush copies the file into a private shadow segment;
+    /// writes go there; [`Driver::flush`] and [`Driver::close`] publish it in one table
+    /// store. A writer that dies leaves the last published version intact (its shadow is an
+    /// orphan that [`Driver::recover`] removes); a reader never sees a half-written version.
+    /// Costs one copy of the file per flush cycle that writes.
+    Shadow,
+    /// Writes go into the published segment and the table's size follows every write that
+    /// extends the file: nothing written is lost when the writer dies, but a reader after
+    /// that death may see a half-done update.
+    InPlace,
 }
 
 impl Config {
@@ -154,15 +213,32 @@ impl Config {
         key_base: 14_011_963,
         slots: 16,
         init_wait: Wait::Forever,
+        write_mode: WriteMode::Shadow,
+        allow_foreign_owners: false,
     };
 
-    /// A configuration with this key base and slot count (waiting forever on init).
+    /// A configuration with this key base and slot count (waiting forever on init, shadow
+    /// writes).
     pub const fn new(key_base: Key, slots: u32) -> Self {
         Config {
             key_base,
             slots,
             init_wait: Wait::Forever,
+            write_mode: WriteMode::Shadow,
+            allow_foreign_owners: false,
         }
+    }
+
+    /// The same configuration, accepting (or not) objects owned by other users.
+    pub const fn with_foreign_owners(mut self, allow: bool) -> Self {
+        self.allow_foreign_owners = allow;
+        self
+    }
+
+    /// The same configuration with another write mode.
+    pub const fn with_write_mode(mut self, write_mode: WriteMode) -> Self {
+        self.write_mode = write_mode;
+        self
     }
 
     fn check<E: super::platform::PlatformError>(&self) -> Result<KeySpace, Error<E>> {
@@ -269,8 +345,11 @@ struct Local<P: SharedMem> {
     mode: Mode,
     owner: Option<P::LockOwner>,
     mapping: Option<P::Mapping>,
-    /// The entry as of open, kept current by our own writes.
+    /// The entry as this handle sees the file: as of open, kept current by our own writes
+    /// (with a shadow: the shadow's key, id and size).
     entry: Option<Entry>,
+    /// With an unpublished shadow: the entry as the table has it (the committed version).
+    committed: Option<Entry>,
     /// Whether our counter increment is in place.
     counted: bool,
     /// Read/write position in FITS bytes.
@@ -287,6 +366,7 @@ impl<P: SharedMem> Local<P> {
             owner: None,
             mapping: None,
             entry: None,
+            committed: None,
             counted: false,
             pos: 0,
         }
@@ -351,10 +431,23 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
         }
     }
 
-    fn attach_found(platform: &P, id: SegmentId, expected: usize) -> Res<P::Mapping, P> {
+    fn attach_found(
+        platform: &P,
+        config: &Config,
+        id: SegmentId,
+        expected: usize,
+    ) -> Res<P::Mapping, P> {
         let info = platform
             .segment_info(id)
             .map_err(Self::table_err("global table stat"))?;
+        let me = platform.current_uid();
+        if info.owner_uid != me && !config.allow_foreign_owners {
+            return Err(Error::ForeignOwner {
+                slot: None,
+                what: "global table",
+                uid: info.owner_uid,
+            });
+        }
         if info.size != expected {
             return Err(Error::TableMismatch {
                 expected,
@@ -378,10 +471,19 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             what: "slot count",
             value: i64::from(config.slots),
         })?;
-        match platform.segment_find(config.key_base) {
-            Ok(id) => return Self::attach_found(platform, id, size),
-            Err(e) if e.kind() == ErrorKind::NotFound => {}
-            Err(e) => return Err(Self::table_err("global table find")(e)),
+        // A table found may be removed by its last user (CFITSIO's exit) before we attach:
+        // try again a few times, then create it.
+        for _ in 0..3 {
+            match platform.segment_find(config.key_base) {
+                Ok(id) => match Self::attach_found(platform, config, id, size) {
+                    Err(Error::Platform { error, .. }) if error.kind() == ErrorKind::NotFound => {
+                        continue
+                    }
+                    other => return other,
+                },
+                Err(e) if e.kind() == ErrorKind::NotFound => break,
+                Err(e) => return Err(Self::table_err("global table find")(e)),
+            }
         }
         // Create it under the lock on all slots, so that none of our processes reads an
         // entry before it is cleared.
@@ -399,7 +501,7 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
                     let id = platform
                         .segment_find(config.key_base)
                         .map_err(Self::table_err("global table find"))?;
-                    return Self::attach_found(platform, id, size);
+                    return Self::attach_found(platform, config, id, size);
                 }
                 Err(e) => return Err(Self::table_err("global table create")(e)),
             };
@@ -531,6 +633,7 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             l.owner = None;
             l.mapping = None;
             l.entry = None;
+            l.committed = None;
             l.counted = false;
             l.pos = 0;
         }
@@ -572,6 +675,24 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
     fn drop_owner(&self, owner: P::LockOwner, slot: u32) {
         let _ = self.platform.unlock(owner, LockRange::slot(slot));
         let _ = self.platform.lock_owner_release(owner);
+    }
+
+    /// Refuse an object of another user unless the configuration allows it.
+    fn check_owner(&self, slot: u32, what: &'static str, uid: u32) -> Res<(), P> {
+        if uid == self.platform.current_uid() || self.config.allow_foreign_owners {
+            Ok(())
+        } else {
+            Err(Error::ForeignOwner {
+                slot: Some(slot),
+                what,
+                uid,
+            })
+        }
+    }
+
+    /// Whether we may remove an object owned by `uid`: only our own.
+    fn ours(&self, uid: u32) -> bool {
+        uid == self.platform.current_uid()
     }
 
     fn fits_max() -> u64 {

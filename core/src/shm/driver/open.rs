@@ -55,18 +55,7 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             what: "new segment size",
         })?;
         let hash = self.next_hash(NEW_FILE_SIZE, slot);
-        let (key, seg, sem) = self.create_objects(slot, seg_len, hash)?;
-        let undo = |d: &Self| {
-            let _ = d.platform.counter_remove(sem);
-            let _ = d.platform.segment_remove(seg);
-        };
-        let mapping = match self.platform.segment_attach(seg) {
-            Ok(m) => m,
-            Err(e) => {
-                undo(self);
-                return Err(plat(slot, "attach new segment")(e));
-            }
-        };
+        let (key, seg, mapping, sem) = self.create_objects(slot, seg_len, hash)?;
         let entry = Entry {
             sem,
             semkey: key,
@@ -80,21 +69,12 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             self.platform
                 .counter_add(sem, 1)
                 .map_err(plat(slot, "count process"))?;
-            self.platform
-                .write(&mapping, 0, BlockHeader::new(slot).as_bytes())
-                .map_err(plat(slot, "write block header"))?;
-            self.platform
-                .write(
-                    &mapping,
-                    BLOCK_HEADER_SIZE,
-                    FileHeader::new(slot).as_bytes(),
-                )
-                .map_err(plat(slot, "write file header"))?;
             self.write_raw(slot, &RawEntry::used(&entry))
         })();
         if let Err(e) = steps {
             let _ = self.platform.segment_detach(mapping);
-            undo(self);
+            let _ = self.platform.counter_remove(sem);
+            let _ = self.platform.segment_remove(seg);
             // The entry may or may not have been written; we hold the exclusive lock, so
             // put it back to free.
             let _ = self.write_raw(slot, &RawEntry::CLEARED);
@@ -110,14 +90,17 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
         self.set_state(h, State::WriteLocked)
     }
 
-    /// Create a segment and a counter under the first key `K + ((j + hash) mod R)` where both
-    /// can be created exclusively.
+    /// Create, under the first key `K + ((j + hash) mod R)` where both can be created
+    /// exclusively, a data segment (attached, both headers written) and then a counter.
+    /// The order keeps crash leftovers findable: a segment without headers is removed by the
+    /// all-slots orphan sweep, one with headers by the slot's sweep; only a crash between
+    /// the counter's creation and the entry store leaves a counter no entry names.
     pub(super) fn create_objects(
         &self,
         slot: u32,
         seg_len: usize,
         hash: u64,
-    ) -> Res<(i32, SegmentId, CounterId), P> {
+    ) -> Res<(i32, SegmentId, P::Mapping, CounterId), P> {
         for j in 0..u64::from(self.keys.range()) {
             let Some(key) = self.keys.key_at(j + hash) else {
                 continue;
@@ -127,14 +110,37 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(plat(slot, "create segment")(e)),
             };
-            match self.platform.counter_create(key) {
-                Ok(sem) => return Ok((key, seg, sem)),
+            let m = match self.platform.segment_attach(seg) {
+                Ok(m) => m,
                 Err(e) => {
                     let _ = self.platform.segment_remove(seg);
-                    if e.kind() == ErrorKind::AlreadyExists {
-                        continue;
-                    }
-                    return Err(plat(slot, "create counter")(e));
+                    return Err(plat(slot, "attach new segment")(e));
+                }
+            };
+            let headers = self
+                .platform
+                .write(&m, 0, BlockHeader::new(slot).as_bytes())
+                .map_err(plat(slot, "write block header"))
+                .and_then(|()| {
+                    self.platform
+                        .write(&m, BLOCK_HEADER_SIZE, FileHeader::new(slot).as_bytes())
+                        .map_err(plat(slot, "write file header"))
+                });
+            let counter = headers.and_then(|()| match self.platform.counter_create(key) {
+                Ok(sem) => Ok(Some(sem)),
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(None),
+                Err(e) => Err(plat(slot, "create counter")(e)),
+            });
+            match counter {
+                Ok(Some(sem)) => return Ok((key, seg, m, sem)),
+                Ok(None) => {
+                    let _ = self.platform.segment_detach(m);
+                    let _ = self.platform.segment_remove(seg);
+                }
+                Err(e) => {
+                    let _ = self.platform.segment_detach(m);
+                    let _ = self.platform.segment_remove(seg);
+                    return Err(e);
                 }
             }
         }
@@ -256,14 +262,16 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             EntryState::Used(e) if !e.persistent() => return Err(Error::NotFound { slot }),
             EntryState::Used(e) => e,
         };
-        let mapping = self.attach_checked(slot, &entry)?;
+        let mapping = self.attach_checked(slot, &entry, p.mode == Mode::ReadWrite)?;
         if let Err(e) = self.platform.counter_add(entry.sem, 1) {
             let _ = self.platform.segment_detach(mapping);
             return Err(plat(slot, "count process")(e));
         }
         let mut entry = entry;
         if p.mode == Mode::ReadWrite {
-            entry.nprocdebug = entry.nprocdebug.saturating_add(1);
+            // We hold the exclusive lock: ours is the only write lock, whatever dead writers
+            // left in the count (CFITSIO would add to it).
+            entry.nprocdebug = 1;
             if let Err(e) = self.write_raw(slot, &RawEntry::used(&entry)) {
                 let _ = self.platform.counter_add(entry.sem, -1);
                 let _ = self.platform.segment_detach(mapping);
@@ -288,7 +296,12 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
     /// Find, check and attach the segment an entry names. Checks: the key finds exactly the
     /// entry's segment id, the kernel's key and size of it, the counter's key, the logical
     /// size against the real length, both headers.
-    pub(super) fn attach_checked(&self, slot: u32, e: &Entry) -> Res<P::Mapping, P> {
+    pub(super) fn attach_checked(
+        &self,
+        slot: u32,
+        e: &Entry,
+        exclusive: bool,
+    ) -> Res<P::Mapping, P> {
         let corrupt = |what, value: i64| Error::Corrupt(Corrupt { slot, what, value });
         let found = match self.platform.segment_find(e.key) {
             Ok(id) => id,
@@ -310,9 +323,12 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
         if info.key != Some(e.key) || info.removed {
             return Err(corrupt("segment key (kernel disagrees)", i64::from(e.key)));
         }
+        self.check_owner(slot, "data segment", info.owner_uid)?;
         check_against_segment(e, slot, info.size)?;
         match self.platform.counter_info(e.sem) {
-            Ok(ci) if ci.key == Some(e.semkey) => {}
+            Ok(ci) if ci.key == Some(e.semkey) => {
+                self.check_owner(slot, "counter", ci.owner_uid)?
+            }
             Ok(_) => {
                 return Err(corrupt(
                     "counter key (kernel disagrees)",
@@ -328,7 +344,7 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             .platform
             .segment_attach(e.handle)
             .map_err(plat(slot, "attach segment"))?;
-        match self.check_mapping(slot, e, &m) {
+        match self.check_mapping(slot, e, &m, exclusive) {
             Ok(()) => Ok(m),
             Err(err) => {
                 let _ = self.platform.segment_detach(m);
@@ -337,7 +353,9 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
         }
     }
 
-    fn check_mapping(&self, slot: u32, e: &Entry, m: &P::Mapping) -> Res<(), P> {
+    /// Check length and headers of a mapped segment. With `exclusive` (we hold the slot's
+    /// exclusive lock) a missing file header is written instead of reported.
+    fn check_mapping(&self, slot: u32, e: &Entry, m: &P::Mapping, exclusive: bool) -> Res<(), P> {
         check_against_segment(e, slot, self.platform.mapping_len(m))?;
         let mut hb = [0u8; BLOCK_HEADER_SIZE + FILE_HEADER_SIZE];
         self.platform
@@ -351,6 +369,18 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             what: "file header size",
         })?;
         check_block_header(&bh, slot)?;
+        if fh == FileHeader::ZEROED {
+            // A CFITSIO creator writes the file header only after it released and re-took
+            // the slot lock: a zero header is a create in progress (or one that died there;
+            // `recover` or a read-write open writes the header then).
+            if exclusive {
+                return self
+                    .platform
+                    .write(m, BLOCK_HEADER_SIZE, FileHeader::new(slot).as_bytes())
+                    .map_err(plat(slot, "write file header"));
+            }
+            return Err(Error::WouldBlock { slot });
+        }
         check_file_header(&fh, slot)?;
         Ok(())
     }
@@ -370,6 +400,15 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
                 to: State::Detached,
             });
         }
+        let mut publish_error = None;
+        if l.committed.is_some() {
+            if let Err(e) = self.flush(h) {
+                publish_error = Some(e);
+                // Not published: fall back to the published version.
+                let _ = self.discard_shadow(h);
+            }
+        }
+        let l = self.local(h)?;
         let slot = l.slot;
         let mode = l.mode;
         let owner = l.owner.ok_or(Error::LogicBug {
@@ -378,7 +417,7 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
         let entry = l.entry.ok_or(Error::LogicBug {
             what: "open handle without entry",
         })?;
-        let mut first: Option<Error<P::Error>> = None;
+        let mut first: Option<Error<P::Error>> = publish_error;
         let mut keep = |r: Res<(), P>| {
             if let Err(e) = r {
                 first.get_or_insert(e);
@@ -394,7 +433,8 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
                     entry
                 }
             };
-            cur.nprocdebug = cur.nprocdebug.saturating_sub(1);
+            // We held the exclusive lock: no other writer is alive, whatever a crash left.
+            cur.nprocdebug = 0;
             keep(self.write_raw(slot, &RawEntry::used(&cur)));
         }
         keep(
@@ -446,22 +486,31 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
     /// Remove the segment and counter of `e` and clear the entry. Caller holds the
     /// exclusive lock of `slot`.
     pub(super) fn destroy(&self, slot: u32, e: &Entry) -> Res<(), P> {
-        let mut first = None;
-        if let Err(err) = self.platform.counter_remove(e.sem) {
-            if err.kind() != ErrorKind::NotFound {
-                first.get_or_insert(plat(slot, "remove counter")(err));
+        // Only objects that are what the entry claims (key) and ours: an edited table must
+        // not make us remove someone else's segment or semaphore. A removal that fails stops
+        // here with the entry untouched, so the file stays deleted and findable and the next
+        // close, delete or recover tries again (nothing is left that no entry names).
+        match self.platform.counter_info(e.sem) {
+            Ok(c) if c.key == Some(e.semkey) && self.ours(c.owner_uid) => {
+                match self.platform.counter_remove(e.sem) {
+                    Ok(()) => {}
+                    Err(err) if err.kind() == ErrorKind::NotFound => {}
+                    Err(err) => return Err(plat(slot, "remove counter")(err)),
+                }
             }
+            _ => {}
         }
-        if let Err(err) = self.platform.segment_remove(e.handle) {
-            if err.kind() != ErrorKind::NotFound {
-                first.get_or_insert(plat(slot, "remove segment")(err));
+        match self.platform.segment_info(e.handle) {
+            Ok(i) if i.key == Some(e.key) && !i.removed && self.ours(i.owner_uid) => {
+                match self.platform.segment_remove(e.handle) {
+                    Ok(()) => {}
+                    Err(err) if err.kind() == ErrorKind::NotFound => {}
+                    Err(err) => return Err(plat(slot, "remove segment")(err)),
+                }
             }
+            _ => {}
         }
-        let r = self.write_raw(slot, &RawEntry::CLEARED);
-        match first {
-            Some(err) => Err(err),
-            None => r,
-        }
+        self.write_raw(slot, &RawEntry::CLEARED)
     }
 
     /// Free a deleted file nobody has attached, if the slot's exclusive lock can be had
