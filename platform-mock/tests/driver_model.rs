@@ -39,7 +39,7 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 /// The platform calls a driver operation makes, to aim faults at.
-const CALLS: [CallKind; 16] = [
+const CALLS: [CallKind; 17] = [
     CallKind::SegmentCreate,
     CallKind::SegmentFind,
     CallKind::SegmentInfo,
@@ -52,6 +52,7 @@ const CALLS: [CallKind; 16] = [
     CallKind::CounterInfo,
     CallKind::CounterAdd,
     CallKind::CounterRemove,
+    CallKind::CounterFind,
     CallKind::LockOwnerNew,
     CallKind::LockOwnerRelease,
     CallKind::Lock,
