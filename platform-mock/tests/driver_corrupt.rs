@@ -150,10 +150,12 @@ fn recover_repairs_or_removes_only_broken_slots() {
     for s in [1, 2, 3] {
         assert_eq!(raw_entry(&kernel, s), RawEntry::CLEARED);
     }
-    // h2's objects were orphaned by the bad entry: the orphan sweep removes the segment.
+    // h2's objects were orphaned by the bad entry: the orphan sweep removes the segment
+    // and (the mock implements `counter_find`) the counter.
     let rep = r.recover(None).unwrap();
-    assert_eq!(rep.orphans_removed, 1);
+    assert_eq!(rep.orphans_removed, 2);
     assert!(p.segment_find(old2.key).is_err());
+    assert_eq!(p.counter_find(old2.semkey).unwrap(), None);
     // Every remaining segment is the table or named by an entry.
     let named: Vec<i32> = (0..M).map(|s| raw_entry(&kernel, s).handle).collect();
     for s in kernel.objects().segments {
