@@ -126,9 +126,23 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             self.grow(h, end_us, shadow)?;
         }
         let (m, _, _, _) = self.open_local(h)?;
-        let off = FITS_OFFSET + (end_us - data.len());
+        let start = end_us - data.len();
+        // A write past the end leaves a gap that must read as zeros; the segment may hold
+        // bytes there from an earlier write that failed before it was recorded.
+        let mut gap = e.fits_len()..start;
+        let zeros = [0u8; COPY_CHUNK];
+        while !gap.is_empty() {
+            let n = COPY_CHUNK.min(gap.len());
+            let chunk = zeros
+                .get(..n)
+                .ok_or(Error::LogicBug { what: "gap chunk" })?;
+            self.platform
+                .write(m, FITS_OFFSET + gap.start, chunk)
+                .map_err(plat(slot, "zero the gap"))?;
+            gap.start += n;
+        }
         self.platform
-            .write(m, off, data)
+            .write(m, FITS_OFFSET + start, data)
             .map_err(plat(slot, "write data"))?;
         if end_us > e.fits_len() {
             let mut ne = self.open_local(h)?.1;
