@@ -154,11 +154,15 @@
 //! `P::LockOwner`). `N` = 1024 and beyond is supported; put big drivers in a `static` or a
 //! `Box` rather than on a small stack.
 
-mod admin;
+mod delete;
 mod io;
+mod lifecycle;
+mod list;
 mod open;
+mod recover;
 
-pub use admin::{LockState, RecoverAction, RecoverReport, SlotStatus};
+pub use list::{LockState, SlotStatus};
+pub use recover::{RecoverAction, RecoverReport};
 
 use core::fmt;
 
