@@ -174,15 +174,6 @@ impl SysV {
         sys::getpid()
     }
 
-    /// Find the counter created under `key`.
-    ///
-    /// # Errors
-    /// [`ErrorKind::NotFound`] if there is none.
-    pub fn counter_find(&self, key: Key) -> Result<CounterId, SysError> {
-        check_key(key)?;
-        sys::semget_find(key).map(CounterId)
-    }
-
     /// Which lock of another owner (or of another process) would conflict with taking `kind`
     /// on `range` for `owner`, without taking anything (`F_OFD_GETLK`).
     ///
@@ -510,6 +501,15 @@ impl SharedMem for SysV {
 
     fn counter_remove(&self, id: CounterId) -> Result<(), SysError> {
         sys::semctl_rmid(id.0)
+    }
+
+    fn counter_find(&self, key: Key) -> Result<Option<CounterId>, SysError> {
+        check_key(key)?;
+        match sys::semget_find(key) {
+            Ok(id) => Ok(Some(CounterId(id))),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     fn lock_owner_new(&self) -> Result<LockOwner, SysError> {

@@ -65,7 +65,7 @@ impl Fixture {
                     }
                 }
             }
-            if let Ok(id) = self.sysv.counter_find(key) {
+            if let Ok(Some(id)) = self.sysv.counter_find(key) {
                 if let Ok(info) = self.sysv.counter_info(id) {
                     if info.owner_uid == me && info.key == Some(key) {
                         let _ = self.sysv.counter_remove(id);
@@ -295,7 +295,7 @@ fn counter_create_add_remove() {
     let key = f.base + 3;
     let c = p.counter_create(key).unwrap();
     assert_eq!(kind(p.counter_create(key)), ErrorKind::AlreadyExists);
-    assert_eq!(p.counter_find(key).unwrap(), c);
+    assert_eq!(p.counter_find(key).unwrap(), Some(c));
     let info = p.counter_info(c).unwrap();
     assert_eq!(
         (info.key, info.value, info.owner_uid, info.mode),
@@ -317,7 +317,7 @@ fn counter_create_add_remove() {
     assert_eq!(kind(p.counter_add(c, 1)), ErrorKind::NotFound);
     assert_eq!(kind(p.counter_add(c, 0)), ErrorKind::NotFound);
     assert_eq!(kind(p.counter_remove(c)), ErrorKind::NotFound);
-    assert_eq!(kind(p.counter_find(key)), ErrorKind::NotFound);
+    assert_eq!(p.counter_find(key).unwrap(), None);
 }
 
 #[test]
