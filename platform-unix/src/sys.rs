@@ -260,7 +260,7 @@ impl SysMapping {
     /// [`Detail::OutOfRange`] when the range does not fit.
     pub(crate) fn view<'a>(
         &'a self,
-        pin: &'a LockPin<'_>,
+        pin: &'a LockPin,
         offset: usize,
         len: usize,
     ) -> Result<&'a [u8], SysError> {

@@ -190,6 +190,17 @@ impl SysV {
         sys::ofd_getlk(fd.as_fd(), range.start, range.len, kind)
     }
 
+    /// The owner of this platform that holds an exclusive lock on every byte of `range`, if
+    /// any (there is at most one: exclusive locks conflict between owners).
+    pub fn exclusive_holder(&self, range: LockRange) -> Option<LockOwner> {
+        let owners = self.owners();
+        owners.map.iter().find_map(|(&id, entry)| {
+            bytes(range)
+                .all(|b| entry.held.get(&b) == Some(&LockKind::Exclusive))
+                .then_some(LockOwner(id))
+        })
+    }
+
     /// Pin `owner`'s lock on `range` for zero-copy views: until the returned pin is dropped,
     /// [`SharedMem::unlock`] of a pinned byte and [`SharedMem::lock_owner_release`] of the
     /// owner fail with [`Detail::Pinned`]. Every byte of `range` must be locked by `owner`.
@@ -197,7 +208,7 @@ impl SysV {
     /// # Errors
     /// [`ErrorKind::InvalidArgument`] when the owner is unknown, the range is bad, or a byte
     /// is not locked by the owner.
-    pub fn pin(&self, owner: LockOwner, range: LockRange) -> Result<LockPin<'_>, SysError> {
+    pub fn pin(&self, owner: LockOwner, range: LockRange) -> Result<LockPin, SysError> {
         self.check_range(range)?;
         let mut owners = self.owners();
         let entry = owners
@@ -225,7 +236,7 @@ impl SysV {
             *entry.pins.entry(byte).or_insert(0) += 1;
         }
         Ok(LockPin {
-            sysv: self,
+            sysv: self.clone(),
             owner,
             range,
             kind,
@@ -357,14 +368,14 @@ fn bytes(range: LockRange) -> impl Iterator<Item = u32> {
 /// Proof that a lock owner holds a slot lock that cannot be released while this lives;
 /// made by [`SysV::pin`], needed for zero-copy views of a mapping.
 #[derive(Debug)]
-pub struct LockPin<'a> {
-    sysv: &'a SysV,
+pub struct LockPin {
+    sysv: SysV,
     owner: LockOwner,
     range: LockRange,
     kind: LockKind,
 }
 
-impl LockPin<'_> {
+impl LockPin {
     /// The weakest kind of lock held on the pinned range.
     pub fn kind(&self) -> LockKind {
         self.kind
@@ -396,7 +407,7 @@ impl LockPin<'_> {
     }
 }
 
-impl Drop for LockPin<'_> {
+impl Drop for LockPin {
     fn drop(&mut self) {
         let mut owners = self.sysv.owners();
         if let Some(entry) = owners.map.get_mut(&self.owner.0) {
