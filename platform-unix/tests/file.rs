@@ -314,3 +314,98 @@ fn killed_writer_releases_lock_and_keeps_committed_version() {
     drop(r);
     shm.remove("h1").unwrap();
 }
+
+/// CFITSIO (`fitscopy`) and we share files both ways. CFITSIO's lock file is always
+/// `/tmp/.shmem-lockfile.K.M` and world-writable, so this test asks for mode 0666.
+#[test]
+fn cfitsio_interop_both_directions() {
+    let have = Command::new("fitscopy")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok();
+    if !have {
+        assert!(
+            std::env::var_os("SHMFITS_REQUIRE_CFITSIO").is_none(),
+            "SHMFITS_REQUIRE_CFITSIO is set but fitscopy is missing"
+        );
+        eprintln!("SKIPPED cfitsio_interop_both_directions: fitscopy not found");
+        return;
+    }
+    let base = 0x5348_3000;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = Config {
+        key_base: base,
+        slots: SLOTS,
+        lock_dir: "/tmp".into(),
+        create_mode: 0o666,
+        ..Config::default()
+    };
+    let lock_file = cfg.lock_file_path();
+    let c = Cleanup {
+        sysv: SysV::new(cfg.clone()).unwrap(),
+        base,
+        dir,
+    };
+    c.run();
+    struct RmLockFile(std::path::PathBuf);
+    impl Drop for RmLockFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    let _rm = RmLockFile(lock_file);
+
+    let file = fits_file();
+    let input = c.dir.path().join("in.fits");
+    std::fs::write(&input, &file).unwrap();
+    let fitscopy = |from: &str, to: &str| {
+        let out = Command::new("fitscopy")
+            .arg(from)
+            .arg(to)
+            .env("SHMEM_LIB_KEYBASE", base.to_string())
+            .env("SHMEM_LIB_MAXSEG", SLOTS.to_string())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "fitscopy {from} {to}: {out:?}");
+    };
+
+    // CFITSIO writes, we read the same bytes and HDUs
+    fitscopy(input.to_str().unwrap(), "shmem://h2");
+    let shm = Shm::new(cfg).unwrap();
+    let r = shm.open("h2", Mode::ReadOnly).unwrap();
+    assert_eq!(r.as_bytes().unwrap(), &file[..]);
+    assert_eq!(r.hdus().unwrap().count(), 1);
+    r.close().unwrap();
+
+    // we write, CFITSIO reads the same bytes
+    let mut w = shm.create("h4").unwrap();
+    w.write_all(&file).unwrap();
+    w.close().unwrap();
+    let output = c.dir.path().join("out.fits");
+    fitscopy("shmem://h4", output.to_str().unwrap());
+    assert_eq!(std::fs::read(&output).unwrap(), file);
+
+    // our write lock keeps CFITSIO out: its open waits (F_SETLKW) until we close
+    let w = shm.open("h4", Mode::ReadWrite).unwrap();
+    let output2 = c.dir.path().join("out2.fits");
+    let mut reader = Command::new("fitscopy")
+        .arg("shmem://h4")
+        .arg(&output2)
+        .env("SHMEM_LIB_KEYBASE", base.to_string())
+        .env("SHMEM_LIB_MAXSEG", SLOTS.to_string())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let still_waiting = reader.try_wait().unwrap().is_none();
+    w.close().unwrap();
+    let status = reader.wait().unwrap();
+    assert!(still_waiting, "CFITSIO got past our write lock");
+    assert!(status.success());
+    assert_eq!(std::fs::read(&output2).unwrap(), file);
+
+    shm.remove("h2").unwrap();
+    shm.remove("h4").unwrap();
+}
