@@ -116,16 +116,6 @@ pub struct World {
     /// A fault fired at some point: orphan segments may exist until a recover with all
     /// slots free.
     pub faulted: bool,
-    /// A fault fired: a counter may be left behind for good, value 0 — by a create that
-    /// died between making the counter and writing the entry (documented by the driver as
-    /// harmless), or by a free whose `counter_remove` failed while the segment removal and
-    /// the entry clear went on (a gap of the driver: nothing names the counter afterwards).
-    pub counters_may_leak: bool,
-    /// A process was killed inside a create or a write, possibly between creating a data
-    /// segment and writing its block header: such a zero-filled segment is named by no entry
-    /// and carries nothing that marks it as ours, so recover cannot tell it from a stranger's
-    /// and it stays (a gap of the driver, see `driver_scenarios.rs`).
-    pub blank_segments_may_leak: bool,
     /// Slots a fault left in a state only recover repairs (a counter missing, a corrupt
     /// entry, a counter that disagrees with the handles): the model's predictions for them
     /// are uncertain, so they are re-learned after every step, and compared strictly again
@@ -193,8 +183,6 @@ impl World {
             model: Model::new(CAPACITY),
             tainted: BTreeSet::new(),
             faulted: false,
-            counters_may_leak: false,
-            blank_segments_may_leak: false,
             suspect: BTreeSet::new(),
             last_write: None,
         };
@@ -272,9 +260,6 @@ impl World {
             Err(e) if !fired => return Err(e),
             Err(_) | Ok(()) if fired => {
                 self.faulted = true;
-                self.counters_may_leak = true;
-                self.blank_segments_may_leak |=
-                    matches!(step.op, Op::Create { .. } | Op::Write { .. });
                 if alive {
                     self.tainted.insert(pid);
                 }
@@ -723,7 +708,7 @@ impl World {
                     1 + list.len()
                 ));
             }
-            if !self.counters_may_leak && self.suspect.is_empty() && o.counters != list.len() {
+            if !self.faulted && self.suspect.is_empty() && o.counters != list.len() {
                 return Err(format!(
                     "kernel objects {o:?}: want {} counters",
                     list.len()
@@ -780,29 +765,10 @@ impl World {
         d.shutdown()
             .map_err(|e| format!("teardown last shutdown: {e}"))?;
         last.process.exit();
+        // Nothing leaks: every crash and fault above has been cleaned up by the kernel
+        // (dead processes) and by recover (orphan segments and counters).
         let o = self.kernel.objects();
-        let data_keys = KEY_BASE + 1..=KEY_BASE + 3 * SLOTS as i32;
-        let leftover_segments = o
-            .segments
-            .iter()
-            .filter(|s| {
-                let blank = self.blank_segments_may_leak
-                    && s.attach_count == 0
-                    && !s.removed
-                    && s.key.is_some_and(|k| data_keys.contains(&k))
-                    && self
-                        .kernel
-                        .segment_bytes(s.id)
-                        .is_ok_and(|b| b.iter().all(|&x| x == 0));
-                !blank
-            })
-            .count();
-        let leftover_counters = o
-            .counters
-            .iter()
-            .filter(|c| !(self.counters_may_leak && c.value == 0 && c.undo.is_empty()))
-            .count();
-        if leftover_segments != 0 || leftover_counters != 0 || !o.locks.is_empty() {
+        if !o.segments.is_empty() || !o.counters.is_empty() || !o.locks.is_empty() {
             return Err(format!("teardown: kernel objects left: {o:?}"));
         }
         let s = self.kernel.stats().objects;
