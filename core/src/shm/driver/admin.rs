@@ -167,6 +167,24 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
         Ok(())
     }
 
+    /// Delete the file open through `h` and close `h` (CFITSIO's `smem_remove` on an open
+    /// file): it is marked deleted through the lock `h` holds, and freed by this close if no
+    /// other process has it, else by the last close.
+    ///
+    /// # Errors
+    /// [`Error::BadHandle`]; [`Error::NotFound`] if it was already deleted (`h` is closed
+    /// all the same); the errors of [`Driver::close`].
+    pub fn remove(&mut self, h: Handle) -> Res<(), P> {
+        let l = self.local(h)?;
+        if !l.state.is_open() {
+            return Err(Error::BadHandle);
+        }
+        let slot = l.slot;
+        let marked = self.delete_through(h.index(), slot);
+        let closed = self.close(h);
+        marked.and(closed)
+    }
+
     fn delete_through(&mut self, index: usize, slot: u32) -> Res<(), P> {
         let l = self.locals.get(index).ok_or(Error::BadHandle)?;
         let e = l.entry.ok_or(Error::LogicBug {
