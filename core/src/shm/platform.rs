@@ -146,13 +146,19 @@ pub struct LockRange {
 impl LockRange {
     /// The one-byte range of slot `slot`.
     pub const fn slot(slot: u32) -> Self {
-        LockRange { start: slot, len: 1 }
+        LockRange {
+            start: slot,
+            len: 1,
+        }
     }
 
     /// The range `0 .. slots` that covers every slot (used to decide whether the global
     /// table may be removed).
     pub const fn all(slots: u32) -> Self {
-        LockRange { start: 0, len: slots }
+        LockRange {
+            start: 0,
+            len: slots,
+        }
     }
 }
 
@@ -210,8 +216,12 @@ pub trait SharedMem {
 
     /// Copy `buf.len()` bytes out of the mapping starting at `offset`.
     /// Out of range is [`ErrorKind::InvalidArgument`] and copies nothing.
-    fn read(&self, mapping: &Self::Mapping, offset: usize, buf: &mut [u8])
-        -> Result<(), Self::Error>;
+    fn read(
+        &self,
+        mapping: &Self::Mapping,
+        offset: usize,
+        buf: &mut [u8],
+    ) -> Result<(), Self::Error>;
 
     /// Copy `data` into the mapping starting at `offset`.
     /// Out of range is [`ErrorKind::InvalidArgument`] and copies nothing.
