@@ -27,20 +27,14 @@ struct Source {
     text: &'static str,
 }
 
-const SOURCES: &[Source] = &[
-    Source {
-        name: "mkfits",
-        text: include_str!("../c/mkfits.c"),
-    },
-    Source {
-        name: "listhdus",
-        text: include_str!("../c/listhdus.c"),
-    },
-    Source {
-        name: "hdrbench",
-        text: include_str!("../c/hdrbench.c"),
-    },
-];
+macro_rules! source {
+    ($name:literal) => {
+        Source {
+            name: $name,
+            text: include_str!(concat!("../c/", $name, ".c")),
+        }
+    };
+}
 
 /// The compiled C programs and the tools found on this machine.
 #[derive(Debug)]
@@ -52,6 +46,12 @@ pub struct Cfitsio {
     pub listhdus: PathBuf,
     /// `hdrbench FILE [ITERATIONS] [HDU]`: CFITSIO's header reading speed.
     pub hdrbench: PathBuf,
+    /// `shmwrite NAME NX NY [NEXT]`: creates a `shmem://` file through CFITSIO.
+    pub shmwrite: PathBuf,
+    /// `shmlock NAME [rw|ro]`: holds a `shmem://` file open until stdin closes.
+    pub shmlock: PathBuf,
+    /// `fitscopy` (libcfitsio-bin), when installed.
+    pub fitscopy: Option<PathBuf>,
     /// `fitsverify`, when installed.
     pub fitsverify: Option<PathBuf>,
     corpus: OnceLock<Result<PathBuf, String>>,
@@ -211,20 +211,14 @@ fn build() -> Result<Cfitsio, String> {
     let flags = cfitsio_flags()?;
     let dir = build_dir();
     std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
-    let mut built = Vec::with_capacity(SOURCES.len());
-    for src in SOURCES {
-        built.push(compile(&dir, src, &flags)?);
-    }
-    let mut built = built.into_iter();
-    let mut next = || {
-        built
-            .next()
-            .ok_or_else(|| String::from("internal: program list"))
-    };
+    let build = |src: Source| compile(&dir, &src, &flags);
     Ok(Cfitsio {
-        mkfits: next()?,
-        listhdus: next()?,
-        hdrbench: next()?,
+        mkfits: build(source!("mkfits"))?,
+        listhdus: build(source!("listhdus"))?,
+        hdrbench: build(source!("hdrbench"))?,
+        shmwrite: build(source!("shmwrite"))?,
+        shmlock: build(source!("shmlock"))?,
+        fitscopy: find_tool("fitscopy"),
         fitsverify: find_tool("fitsverify"),
         dir,
         corpus: OnceLock::new(),
