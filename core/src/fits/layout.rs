@@ -1,0 +1,495 @@
+//! The layout of one HDU derived from its mandatory keywords (FITS 4.0 §4.4.1, §6, §7):
+//! kind, BITPIX, axes, PCOUNT, GCOUNT, data length and padded length.
+//!
+//! All size arithmetic is overflow-checked `u64`.
+//!
+//! # Memory bound
+//! [`HduLayout`] stores up to [`MAX_NAXIS`] = 999 axis lengths inline in a `[u64; 999]`
+//! (7992 bytes), plus two 68-byte names (XTENSION, EXTNAME); `size_of::<HduLayout>()` is
+//! at most 8 KiB + 256 bytes. This is the only per-HDU state of the parser and of
+//! [`HeaderStream`](super::HeaderStream); nothing grows with the header length.
+
+use core::fmt;
+
+use super::card::{Card, CardKind};
+use super::error::{HduErrorKind, Mandatory};
+use super::value::Value;
+use super::BLOCK_LEN;
+
+/// Largest `NAXIS` the standard allows.
+pub const MAX_NAXIS: usize = 999;
+/// Longest string value a fixed-format card can hold (bytes 11–80 minus two quotes).
+pub const MAX_NAME_LEN: usize = 68;
+
+/// The kind of an HDU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum HduKind {
+    /// The primary HDU (`SIMPLE = T`) holding an image or no data.
+    Primary,
+    /// The primary HDU in random-groups form (`NAXIS1 = 0`, `GROUPS = T`; §6).
+    RandomGroups,
+    /// `XTENSION = 'IMAGE'` (§7.1).
+    Image,
+    /// `XTENSION = 'TABLE'`, an ASCII table (§7.2).
+    Table,
+    /// `XTENSION = 'BINTABLE'`, a binary table (§7.3).
+    BinTable,
+    /// Any other conforming extension; its name is [`HduLayout::xtension`].
+    Extension,
+}
+
+impl HduKind {
+    /// The name used by `smem info --json`: `primary`, `image`, `table`, `bintable`,
+    /// `random-groups` or `extension`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            HduKind::Primary => "primary",
+            HduKind::RandomGroups => "random-groups",
+            HduKind::Image => "image",
+            HduKind::Table => "table",
+            HduKind::BinTable => "bintable",
+            HduKind::Extension => "extension",
+        }
+    }
+}
+
+impl fmt::Display for HduKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A short string (at most 68 bytes, unescaped) stored inline.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ShortName {
+    buf: [u8; MAX_NAME_LEN],
+    len: u8,
+}
+
+impl ShortName {
+    const EMPTY: ShortName = ShortName {
+        buf: [0; MAX_NAME_LEN],
+        len: 0,
+    };
+
+    fn from_value(v: &Value<'_>) -> Option<ShortName> {
+        let s = v.as_str()?;
+        let mut n = ShortName::EMPTY;
+        let len = s.copy_unescaped(&mut n.buf).ok()?;
+        n.len = u8::try_from(len).ok()?;
+        Some(n)
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        let b = self.buf.get(..usize::from(self.len)).unwrap_or(&[]);
+        core::str::from_utf8(b).unwrap_or("")
+    }
+}
+
+impl fmt::Debug for ShortName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+/// The structure of one HDU: what its header says about its data.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct HduLayout {
+    kind: HduKind,
+    bitpix: i8,
+    naxis: u16,
+    axes: [u64; MAX_NAXIS],
+    pcount: u64,
+    gcount: u64,
+    tfields: Option<u16>,
+    extend: Option<bool>,
+    xtension: ShortName,
+    extname: Option<ShortName>,
+    data_len: u64,
+    padded_len: u64,
+}
+
+impl fmt::Debug for HduLayout {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HduLayout")
+            .field("kind", &self.kind)
+            .field("xtension", &self.xtension)
+            .field("bitpix", &self.bitpix)
+            .field("axes", &self.axes())
+            .field("pcount", &self.pcount)
+            .field("gcount", &self.gcount)
+            .field("tfields", &self.tfields)
+            .field("extend", &self.extend)
+            .field("extname", &self.extname)
+            .field("data_len", &self.data_len)
+            .field("padded_len", &self.padded_len)
+            .finish()
+    }
+}
+
+impl HduLayout {
+    /// The kind of HDU.
+    pub const fn kind(&self) -> HduKind {
+        self.kind
+    }
+
+    /// `BITPIX`: 8, 16, 32, 64, -32 or -64.
+    pub const fn bitpix(&self) -> i8 {
+        self.bitpix
+    }
+
+    /// Bytes per data element, `|BITPIX| / 8`.
+    pub const fn bytes_per_element(&self) -> u64 {
+        (self.bitpix.unsigned_abs() / 8) as u64
+    }
+
+    /// `NAXIS`, the number of axes (0..=999).
+    pub const fn naxis(&self) -> u16 {
+        self.naxis
+    }
+
+    /// `NAXIS1`…`NAXISn` in order (`axes()[0]` is `NAXIS1`).
+    pub fn axes(&self) -> &[u64] {
+        self.axes.get(..usize::from(self.naxis)).unwrap_or(&[])
+    }
+
+    /// `PCOUNT` (0 when absent in a primary header).
+    pub const fn pcount(&self) -> u64 {
+        self.pcount
+    }
+
+    /// `GCOUNT` (1 when absent in a primary header).
+    pub const fn gcount(&self) -> u64 {
+        self.gcount
+    }
+
+    /// `TFIELDS` for ASCII and binary tables.
+    pub const fn tfields(&self) -> Option<u16> {
+        self.tfields
+    }
+
+    /// `EXTEND` if present.
+    pub const fn extend(&self) -> Option<bool> {
+        self.extend
+    }
+
+    /// The `XTENSION` value (trailing spaces removed); `None` for the primary HDU.
+    pub fn xtension(&self) -> Option<&str> {
+        match self.kind {
+            HduKind::Primary | HduKind::RandomGroups => None,
+            _ => Some(self.xtension.as_str()),
+        }
+    }
+
+    /// The `EXTNAME` value (unescaped) if the header has a string `EXTNAME`.
+    pub fn extname(&self) -> Option<&str> {
+        self.extname.as_ref().map(ShortName::as_str)
+    }
+
+    /// Data length in bytes without padding (Eq. 4.1, or Eq. 4.2 for random groups).
+    pub const fn data_len(&self) -> u64 {
+        self.data_len
+    }
+
+    /// Data length rounded up to a multiple of 2880 (where the next HDU starts).
+    pub const fn padded_data_len(&self) -> u64 {
+        self.padded_len
+    }
+}
+
+/// Which first keyword a header must start with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Expect {
+    /// `SIMPLE` (the primary HDU).
+    Primary,
+    /// `XTENSION`.
+    Extension,
+    /// Either.
+    Any,
+}
+
+/// Builds an [`HduLayout`] from the cards of one header fed in order.
+#[derive(Clone)]
+pub(crate) struct LayoutBuilder {
+    layout: HduLayout,
+    expect: Expect,
+    /// Whether the header is primary (`SIMPLE`) rather than an extension.
+    primary: bool,
+    groups: bool,
+    have_pcount: bool,
+    have_gcount: bool,
+    /// Number of positional mandatory keywords (known once NAXIS is read).
+    positional: usize,
+}
+
+type R = Result<(), HduErrorKind>;
+
+fn int_in(v: Option<&Value<'_>>, lo: i64, hi: i64, m: Mandatory) -> Result<i64, HduErrorKind> {
+    match v {
+        Some(Value::Integer(i)) if (lo..=hi).contains(i) => Ok(*i),
+        _ => Err(HduErrorKind::InvalidValue(m)),
+    }
+}
+
+impl LayoutBuilder {
+    pub(crate) fn new(expect: Expect) -> Self {
+        LayoutBuilder {
+            layout: HduLayout {
+                kind: HduKind::Primary,
+                bitpix: 8,
+                naxis: 0,
+                axes: [0; MAX_NAXIS],
+                pcount: 0,
+                gcount: 1,
+                tfields: None,
+                extend: None,
+                xtension: ShortName::EMPTY,
+                extname: None,
+                data_len: 0,
+                padded_len: 0,
+            },
+            expect,
+            primary: !matches!(expect, Expect::Extension),
+            groups: false,
+            have_pcount: false,
+            have_gcount: false,
+            positional: 3,
+        }
+    }
+
+    /// The mandatory keyword expected at card `index`, if that index is positional.
+    fn mandatory_at(&self, index: usize) -> Option<Mandatory> {
+        let naxis = usize::from(self.layout.naxis);
+        Some(match index {
+            0 if self.primary => Mandatory::Simple,
+            0 => Mandatory::Xtension,
+            1 => Mandatory::Bitpix,
+            2 => Mandatory::Naxis,
+            i if i >= self.positional => return None,
+            i if i < 3 + naxis => Mandatory::NaxisN(u16::try_from(i - 2).ok()?),
+            i if i == 3 + naxis => Mandatory::Pcount,
+            i if i == 4 + naxis => Mandatory::Gcount,
+            _ => Mandatory::Tfields,
+        })
+    }
+
+    /// Whether the keyword name matches the mandatory keyword.
+    fn is(key: &str, m: Mandatory) -> bool {
+        match m {
+            Mandatory::NaxisN(n) => key
+                .strip_prefix("NAXIS")
+                .and_then(|d| d.parse::<u16>().ok())
+                .is_some_and(|k| k == n && !key.as_bytes().get(5).is_some_and(|&c| c == b'0')),
+            Mandatory::Simple => key == "SIMPLE",
+            Mandatory::Xtension => key == "XTENSION",
+            Mandatory::Bitpix => key == "BITPIX",
+            Mandatory::Naxis => key == "NAXIS",
+            Mandatory::Pcount => key == "PCOUNT",
+            Mandatory::Gcount => key == "GCOUNT",
+            Mandatory::Tfields => key == "TFIELDS",
+            Mandatory::Groups => key == "GROUPS",
+        }
+    }
+
+    /// Feeds card number `index` (cards before `END` only).
+    pub(crate) fn feed(&mut self, index: usize, card: &Card<'_>) -> R {
+        let key = card.keyword();
+        if index == 0 {
+            let first = match key {
+                "SIMPLE" => Mandatory::Simple,
+                "XTENSION" => Mandatory::Xtension,
+                _ => {
+                    return Err(HduErrorKind::ExpectedKeyword(match self.expect {
+                        Expect::Extension => Mandatory::Xtension,
+                        _ => Mandatory::Simple,
+                    }))
+                }
+            };
+            match (self.expect, first) {
+                (Expect::Primary, Mandatory::Xtension) => {
+                    return Err(HduErrorKind::ExpectedKeyword(Mandatory::Simple))
+                }
+                (Expect::Extension, Mandatory::Simple) => {
+                    return Err(HduErrorKind::ExpectedKeyword(Mandatory::Xtension))
+                }
+                _ => {}
+            }
+            self.primary = first == Mandatory::Simple;
+        }
+        if let Some(m) = self.mandatory_at(index) {
+            if card.kind() != CardKind::Value || !Self::is(key, m) {
+                return Err(HduErrorKind::ExpectedKeyword(m));
+            }
+            return self.mandatory(m, card.value());
+        }
+        if card.kind() != CardKind::Value {
+            return Ok(());
+        }
+        let v = card.value();
+        match key {
+            "EXTNAME" if !self.primary => {
+                self.layout.extname = v.and_then(ShortName::from_value);
+            }
+            "EXTEND" if self.primary => {
+                self.layout.extend = v.and_then(Value::as_bool);
+            }
+            "GROUPS" if self.primary => {
+                self.groups = v.and_then(Value::as_bool) == Some(true);
+            }
+            "PCOUNT" if self.primary => {
+                self.layout.pcount = int_in(v, 0, i64::MAX, Mandatory::Pcount)?.unsigned_abs();
+                self.have_pcount = true;
+            }
+            "GCOUNT" if self.primary => {
+                self.layout.gcount = int_in(v, 0, i64::MAX, Mandatory::Gcount)?.unsigned_abs();
+                self.have_gcount = true;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn mandatory(&mut self, m: Mandatory, v: Option<&Value<'_>>) -> R {
+        let l = &mut self.layout;
+        match m {
+            Mandatory::Simple => match v {
+                Some(Value::Logical(true)) => l.kind = HduKind::Primary,
+                Some(Value::Logical(false)) => return Err(HduErrorKind::NotConforming),
+                _ => return Err(HduErrorKind::InvalidValue(m)),
+            },
+            Mandatory::Xtension => {
+                let name = v
+                    .and_then(ShortName::from_value)
+                    .ok_or(HduErrorKind::InvalidValue(m))?;
+                let trimmed = name.as_str().trim_end();
+                l.kind = match trimmed {
+                    "IMAGE" => HduKind::Image,
+                    "TABLE" => HduKind::Table,
+                    "BINTABLE" => HduKind::BinTable,
+                    "" => return Err(HduErrorKind::InvalidValue(m)),
+                    _ => HduKind::Extension,
+                };
+                l.xtension = name;
+                l.xtension.len = u8::try_from(trimmed.len()).unwrap_or(0);
+                // Extensions need PCOUNT and GCOUNT (and TFIELDS for tables) in sequence.
+                l.gcount = 1;
+            }
+            Mandatory::Bitpix => {
+                let b = int_in(v, -64, 64, m)?;
+                if !matches!(b, 8 | 16 | 32 | 64 | -32 | -64) {
+                    return Err(HduErrorKind::InvalidValue(m));
+                }
+                if matches!(l.kind, HduKind::Table | HduKind::BinTable) && b != 8 {
+                    return Err(HduErrorKind::InvalidValue(m));
+                }
+                l.bitpix = i8::try_from(b).map_err(|_| HduErrorKind::InvalidValue(m))?;
+            }
+            Mandatory::Naxis => {
+                let n = int_in(v, 0, MAX_NAXIS as i64, m)?;
+                if matches!(l.kind, HduKind::Table | HduKind::BinTable) && n != 2 {
+                    return Err(HduErrorKind::InvalidValue(m));
+                }
+                l.naxis = u16::try_from(n).map_err(|_| HduErrorKind::InvalidValue(m))?;
+                let n = usize::from(l.naxis);
+                self.positional = 3
+                    + n
+                    + match l.kind {
+                        HduKind::Primary | HduKind::RandomGroups => 0,
+                        HduKind::Table | HduKind::BinTable => 3,
+                        HduKind::Image | HduKind::Extension => 2,
+                    };
+            }
+            Mandatory::NaxisN(k) => {
+                let a = int_in(v, 0, i64::MAX, m)?.unsigned_abs();
+                let slot = l
+                    .axes
+                    .get_mut(usize::from(k).wrapping_sub(1))
+                    .ok_or(HduErrorKind::InvalidValue(m))?;
+                *slot = a;
+            }
+            Mandatory::Pcount => {
+                let p = int_in(v, 0, i64::MAX, m)?.unsigned_abs();
+                if matches!(l.kind, HduKind::Image | HduKind::Table) && p != 0 {
+                    return Err(HduErrorKind::InvalidValue(m));
+                }
+                l.pcount = p;
+                self.have_pcount = true;
+            }
+            Mandatory::Gcount => {
+                let g = int_in(v, 0, i64::MAX, m)?.unsigned_abs();
+                if matches!(l.kind, HduKind::Image | HduKind::Table | HduKind::BinTable) && g != 1 {
+                    return Err(HduErrorKind::InvalidValue(m));
+                }
+                l.gcount = g;
+                self.have_gcount = true;
+            }
+            Mandatory::Tfields => {
+                let t = int_in(v, 0, 999, m)?;
+                l.tfields = u16::try_from(t).ok();
+            }
+            Mandatory::Groups => {}
+        }
+        Ok(())
+    }
+
+    /// Called at `END` after `cards` cards: checks completeness and computes the sizes.
+    pub(crate) fn finish(&mut self, cards: usize) -> Result<&HduLayout, HduErrorKind> {
+        if cards < self.positional {
+            let m = self.mandatory_at(cards).unwrap_or(if self.primary {
+                Mandatory::Simple
+            } else {
+                Mandatory::Xtension
+            });
+            return Err(HduErrorKind::MissingKeyword(m));
+        }
+        let l = &mut self.layout;
+        let mut first_axis = 0;
+        if self.primary {
+            if l.naxis >= 1 && l.axes[0] == 0 && self.groups {
+                if !self.have_pcount {
+                    return Err(HduErrorKind::MissingKeyword(Mandatory::Pcount));
+                }
+                if !self.have_gcount {
+                    return Err(HduErrorKind::MissingKeyword(Mandatory::Gcount));
+                }
+                l.kind = HduKind::RandomGroups;
+                first_axis = 1;
+            } else {
+                l.pcount = 0;
+                l.gcount = 1;
+            }
+        }
+        let axes = l.axes.get(first_axis..usize::from(l.naxis)).unwrap_or(&[]);
+        let elems = if l.naxis == 0 {
+            0
+        } else {
+            axes.iter()
+                .try_fold(1u64, |acc, &a| acc.checked_mul(a))
+                .ok_or(HduErrorKind::Overflow)?
+        };
+        let bpe = u64::from(l.bitpix.unsigned_abs() / 8);
+        let len = l
+            .pcount
+            .checked_add(elems)
+            .and_then(|n| n.checked_mul(l.gcount))
+            .and_then(|n| n.checked_mul(bpe))
+            .ok_or(HduErrorKind::Overflow)?;
+        l.data_len = len;
+        l.padded_len = padded(len).ok_or(HduErrorKind::Overflow)?;
+        Ok(&self.layout)
+    }
+
+    pub(crate) fn layout(&self) -> &HduLayout {
+        &self.layout
+    }
+}
+
+/// `len` rounded up to a multiple of 2880, or `None` on overflow.
+pub const fn padded(len: u64) -> Option<u64> {
+    let b = BLOCK_LEN as u64;
+    match len.checked_add(b - 1) {
+        Some(x) => Some(x / b * b),
+        None => None,
+    }
+}
