@@ -135,7 +135,8 @@ fn fnv(parts: &[&str]) -> u64 {
     h
 }
 
-/// Where compiled programs live: next to the test binary (`target/<profile>/shmfits-c`), so
+/// Where compiled programs live: two levels above the running executable (tests run from
+/// `target/<profile>/deps`, so `target/<profile>/shmfits-c`), so
 /// they are reused across runs and removed by `cargo clean`.
 fn build_dir() -> PathBuf {
     std::env::current_exe()
