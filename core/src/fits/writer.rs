@@ -530,6 +530,12 @@ impl<'b> HeaderBuilder<'b> {
         if !printable(s) || !comment.map_or(true, printable) {
             return Err(WriteError::NotPrintable);
         }
+        // Trailing spaces are insignificant; dropping them keeps the last part from being
+        // all spaces (which would read back as one space). A blank string stays one space.
+        let s = match s.trim_end_matches(' ') {
+            "" if !s.is_empty() => " ",
+            t => t,
+        };
         if escaped_len(s) <= MAX_STRING_CONTENT && comment_fits(escaped_len(s), comment) {
             return self.string(keyword, s, comment);
         }
