@@ -124,6 +124,37 @@ def main():
         + pad_data(bytes(range(100))),
     )
 
+    # card forms at the edges of FITS 4.0 §4.2, each compared with CFITSIO's reading
+    edge = [
+        card("SLASHSTR= 'a/b/c'              / a slash inside the string"),
+        card("QUOTEEND= 'ends with a quote'''"),
+        card("ONLYQUOT= ''''"),
+        card("NOSPCOMM=                    5 /no space after the slash"),
+        card("LOGCOMM =                    T/adjacent comment"),
+        card("LEADZERO=                  007"),
+        card("NEGZERO =                   -0"),
+        card("TRAILDOT=                   1."),
+        card("INTEXP  =                  1E5"),
+        card("SIGNEXP =             +.5E-003"),
+        card("CPLXSP  = (  1 ,   2  )"),
+        card("CPLXREAL= (-1.5E+2, 0.25)"),
+        card("KEY-DASH= 'dash'"),
+        card("KEY_UNDR= 'underscore'"),
+        card("LATESTR =        'string starting late'"),
+        card("LATELOG =                                  T / logical far right"),
+        card("EMPTYCOM=                    1 /"),
+        card("HISTORY lower case history, with 'quotes' and = signs = here"),
+        card("COMMENT"),
+        card("HISTORY"),
+        card("SPACES  = '   '"),
+        card("UNDEFCOM=  / only a comment"),
+        card("BIGNEG  =         -12345678901"),
+        card("TINYREAL=              1.0D-99"),
+        card("HIERARCH A B C = 'hierarch short'"),
+        card("HIERARCH ESO INS OPTI-3 ID = 12 / dashes in HIERARCH"),
+    ]
+    write("cards_edge.fits", header(primary(8, [], edge)))
+
     # ---- invalid files: the expected errors are in fits_vs_cfitsio.rs ----
 
     # data cut short: the header says 100x10 16-bit pixels (2000 bytes), the file has 1000
