@@ -270,6 +270,32 @@ static void many_extensions(void)
     finish(f, name);
 }
 
+/* Tile-compressed images: BINTABLEs with ZIMAGE = T and a heap, which CFITSIO
+ * presents as images. */
+static void compressed_images(void)
+{
+    const char *name = "compressed.fits";
+    int status = 0;
+    long naxes[2] = {200, 100};
+    static short img[200 * 100];
+    static float fimg[200 * 100];
+    for (int i = 0; i < 200 * 100; i++) {
+        img[i] = (short)(i % 1000);
+        fimg[i] = (float)(i % 777) * 0.25f;
+    }
+    fitsfile *f = create(name);
+    fits_create_img(f, 8, 0, NULL, &status);
+    fits_set_compression_type(f, RICE_1, &status);
+    fits_create_img(f, SHORT_IMG, 2, naxes, &status);
+    fits_write_img(f, TSHORT, 1, 200 * 100, img, &status);
+    check(status, "RICE_1 image");
+    fits_set_compression_type(f, GZIP_1, &status);
+    fits_create_img(f, FLOAT_IMG, 2, naxes, &status);
+    fits_write_img(f, TFLOAT, 1, 200 * 100, fimg, &status);
+    check(status, "GZIP_1 image");
+    finish(f, name);
+}
+
 /* Every keyword form CFITSIO writes, plus raw cards for the rest. */
 static void write_keyword_zoo(fitsfile *f)
 {
@@ -407,6 +433,7 @@ int main(int argc, char **argv)
     bintable_vla();
     random_groups();
     many_extensions();
+    compressed_images();
     keyword_zoo();
     header1000();
     return 0;

@@ -10,6 +10,8 @@
 //! * CFITSIO's `fits_parse_value` treats `CONTINUE` like commentary: its "comment" is bytes
 //!   9–80 of the card, which must hold our value (and our comment after a `/`).
 //! * An undefined value is `""` in CFITSIO and `null` in our report.
+//! * CFITSIO presents a tile-compressed image (a BINTABLE with `ZIMAGE = T`) as an image
+//!   HDU with the uncompressed `ZBITPIX` and `ZNAXISn`; we report the BINTABLE as it is.
 
 use shmfits_unix::cli::info::{CardInfo, HduInfo, Report};
 
@@ -99,6 +101,27 @@ pub fn card(ours: &CardInfo, theirs: &CCard) -> Result<(), String> {
     }
 }
 
+fn value_of<'a>(h: &'a HduInfo, key: &str) -> Option<&'a str> {
+    h.cards
+        .iter()
+        .find(|c| c.key == key && c.kind != "commentary")?
+        .value
+        .as_deref()
+}
+
+/// For a tile-compressed image, the BITPIX and axes CFITSIO presents (from our cards).
+fn compressed_image(h: &HduInfo) -> Option<(i32, Vec<u64>)> {
+    if h.kind != "bintable" || value_of(h, "ZIMAGE") != Some("T") {
+        return None;
+    }
+    let bitpix = value_of(h, "ZBITPIX")?.parse().ok()?;
+    let naxis: usize = value_of(h, "ZNAXIS")?.parse().ok()?;
+    let axes = (1..=naxis)
+        .map(|i| value_of(h, &format!("ZNAXIS{i}"))?.parse().ok())
+        .collect::<Option<Vec<u64>>>()?;
+    Some((bitpix, axes))
+}
+
 /// Compares one HDU, collecting every difference into `why`.
 pub fn hdu(ours: &HduInfo, theirs: &CHdu, why: &mut Vec<String>) {
     let at = format!("HDU {}", ours.index);
@@ -112,17 +135,23 @@ pub fn hdu(ours: &HduInfo, theirs: &CHdu, why: &mut Vec<String>) {
     check("data_end", ours.data_end, theirs.dataend);
     let end = ours.data_start.saturating_add(ours.data_len).div_ceil(2880) * 2880;
     check("padded data_start + data_len", end, theirs.dataend);
-    if hdutype_of(ours.kind) != theirs.hdutype {
+    let compressed = compressed_image(ours);
+    let hdutype = if compressed.is_some() {
+        0
+    } else {
+        hdutype_of(ours.kind)
+    };
+    if hdutype != theirs.hdutype {
         why.push(format!(
             "{at}: kind {} vs CFITSIO hdutype {}",
             ours.kind, theirs.hdutype
         ));
     }
     if let Some((bitpix, axes)) = &theirs.image {
-        if (ours.bitpix, &ours.naxis) != (*bitpix, axes) {
+        let (our_bitpix, our_axes) = compressed.unwrap_or((ours.bitpix, ours.naxis.clone()));
+        if (our_bitpix, &our_axes) != (*bitpix, axes) {
             why.push(format!(
-                "{at}: image {} {:?} vs CFITSIO {bitpix} {axes:?}",
-                ours.bitpix, ours.naxis
+                "{at}: image {our_bitpix} {our_axes:?} vs CFITSIO {bitpix} {axes:?}"
             ));
         }
     }
