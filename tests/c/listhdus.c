@@ -14,6 +14,9 @@
  *            name/value/comment from fits_get_keyname/fits_parse_value,
  *            type from fits_get_keytype (C L I F X) or U when the value is empty,
  *            card from fits_read_record
+ *   LSTR   <number from 1> <value>                  after a CARD whose string value ends
+ *            with &' (a long string): the whole string from fits_read_key_longstr,
+ *            quotes removed and '' unescaped (the first card with that name)
  *   END
  * On any CFITSIO error: "ERROR <status> <message>" and exit status 1.
  */
@@ -116,6 +119,18 @@ int main(int argc, char **argv)
             printf("\t%c\t", dtype);
             put_escaped(card);
             putchar('\n');
+            size_t vlen = strlen(value);
+            if (dtype == 'C' && vlen >= 2 && value[vlen - 2] == '&' && value[vlen - 1] == '\'') {
+                char *longstr = NULL;
+                int ls = 0;
+                if (fits_read_key_longstr(f, name, &longstr, NULL, &ls) == 0 && longstr) {
+                    printf("LSTR\t%d\t", k);
+                    put_escaped(longstr);
+                    putchar('\n');
+                }
+                if (longstr)
+                    fits_free_memory(longstr, &ls);
+            }
         }
     }
     fits_close_file(f, &status);

@@ -401,6 +401,9 @@ pub struct CCard {
     pub dtype: char,
     /// `fits_read_record`: the card, trailing spaces removed.
     pub card: String,
+    /// For a string ending in `&` (long-string convention): the whole string as
+    /// `fits_read_key_longstr` reads it, unquoted and unescaped.
+    pub long: Option<String>,
 }
 
 fn unescape(s: &str) -> Result<String, String> {
@@ -452,6 +455,16 @@ impl Listing {
                     nkeys: num(f.next(), "nkeys", line)?,
                     ..CHdu::default()
                 }),
+                Some("LSTR") => {
+                    let n: usize = num(f.next(), "card number", line)?;
+                    let card = l
+                        .hdus
+                        .last_mut()
+                        .and_then(|h| h.cards.last_mut())
+                        .filter(|_| n > 0)
+                        .ok_or_else(|| format!("listhdus: LSTR {n} without its card"))?;
+                    card.long = Some(unescape(f.next().unwrap_or_default())?);
+                }
                 Some(tag @ ("IMAGE" | "TABLE" | "CARD")) => {
                     let hdu = l
                         .hdus
@@ -487,6 +500,7 @@ impl Listing {
                                 comment,
                                 dtype,
                                 card,
+                                long: None,
                             });
                         }
                     }
