@@ -19,7 +19,7 @@
 
 use core::fmt;
 
-use super::value::{trim_end, trim_start, FitsStr, Value};
+use super::value::{skip_spaces, trim_end_at, FitsStr, Value};
 
 /// Length of a header card in bytes.
 pub const CARD_LEN: usize = 80;
@@ -183,59 +183,54 @@ fn keyword_len(key: &[u8; 8]) -> Result<usize, (usize, u8)> {
     Ok(len)
 }
 
-fn str_of(b: &[u8]) -> &str {
-    // Bytes were checked to be printable ASCII, so this cannot fail.
-    core::str::from_utf8(b).unwrap_or("")
-}
-
 /// Value, raw value text and comment of a value field.
 type Parsed<'a> = (Value<'a>, &'a str, Option<&'a str>);
 
-/// Parses the value field starting at `start` of the card: a value and an optional comment.
-fn parse_value_field(
-    bytes: &[u8; CARD_LEN],
-    start: usize,
-) -> Result<Parsed<'_>, (usize, CardErrorKind)> {
-    let area = bytes.get(start..).unwrap_or(&[]);
-    let lead = area.len() - trim_start(area).len();
-    let pos = start + lead;
-    let rest = bytes.get(pos..).unwrap_or(&[]);
-    if rest.first() == Some(&b'\'') {
-        let (s, used) =
-            FitsStr::parse_prefix(str_of(rest)).ok_or((pos, CardErrorKind::UnterminatedString))?;
-        let raw = str_of(rest.get(..used).unwrap_or(&[]));
-        let after = rest.get(used..).unwrap_or(&[]);
-        let after_t = trim_start(after);
-        let at = pos + used + (after.len() - after_t.len());
-        let comment = match after_t.first() {
-            None => None,
-            Some(b'/') => Some(comment_text(after_t)),
-            Some(_) => return Err((at, CardErrorKind::TextAfterString)),
-        };
-        return Ok((Value::String(s), raw, comment));
+/// Parses the value field starting at byte `start` of the card text: a value and an
+/// optional comment.
+#[inline(always)]
+fn parse_value_field(text: &str, start: usize) -> Result<Parsed<'_>, (usize, CardErrorKind)> {
+    let b = text.as_bytes();
+    let pos = skip_spaces(b, start);
+    let rest = text.get(pos..).unwrap_or("");
+    match b.get(pos) {
+        None => Ok((Value::Undefined, "", None)),
+        Some(b'\'') => {
+            let (s, used) =
+                FitsStr::parse_prefix(rest).ok_or((pos, CardErrorKind::UnterminatedString))?;
+            let raw = rest.get(..used).unwrap_or("");
+            let at = skip_spaces(b, pos + used);
+            let comment = match b.get(at) {
+                None => None,
+                Some(b'/') => Some(comment_text(text, at)),
+                Some(_) => return Err((at, CardErrorKind::TextAfterString)),
+            };
+            Ok((Value::String(s), raw, comment))
+        }
+        Some(_) => {
+            let (vend, comment) = match rest.find('/') {
+                Some(p) => (pos + p, Some(comment_text(text, pos + p))),
+                None => (b.len(), None),
+            };
+            let vend = trim_end_at(b, pos, vend);
+            let raw = text.get(pos..vend).unwrap_or("");
+            let value = Value::parse_trimmed(raw).ok_or((pos, CardErrorKind::InvalidValue))?;
+            Ok((value, raw, comment))
+        }
     }
-    let slash = rest.iter().position(|&b| b == b'/');
-    let (vtext, comment) = match slash {
-        Some(p) => (
-            rest.get(..p).unwrap_or(&[]),
-            Some(comment_text(rest.get(p..).unwrap_or(&[]))),
-        ),
-        None => (rest, None),
-    };
-    let raw = str_of(trim_end(vtext));
-    let value = Value::parse(raw).ok_or((pos, CardErrorKind::InvalidValue))?;
-    Ok((value, raw, comment))
 }
 
-/// The comment after `/`: one optional leading space removed, trailing spaces trimmed
-/// (as CFITSIO does).
-fn comment_text(from_slash: &[u8]) -> &str {
-    let c = from_slash.get(1..).unwrap_or(&[]);
-    let c = match c.split_first() {
-        Some((b' ', r)) => r,
-        _ => c,
-    };
-    str_of(trim_end(c))
+/// The comment after the `/` at `slash`: one optional leading space removed, trailing
+/// spaces trimmed (as CFITSIO does).
+#[inline]
+fn comment_text(text: &str, slash: usize) -> &str {
+    let b = text.as_bytes();
+    let mut s = slash + 1;
+    if b.get(s) == Some(&b' ') {
+        s += 1;
+    }
+    let e = trim_end_at(b, s, b.len());
+    text.get(s..e).unwrap_or("")
 }
 
 impl<'a> Card<'a> {
@@ -270,72 +265,76 @@ impl<'a> Card<'a> {
                 return Err(err(off, CardErrorKind::InvalidByte(b)));
             }
         }
-        let mut card = Card {
-            bytes,
-            index,
-            kind: CardKind::Commentary,
-            keyword: "",
-            value: Value::Undefined,
-            raw_value: "",
-            comment: None,
-            hierarch: false,
-        };
+        // Printable ASCII is valid UTF-8, so this cannot fail.
+        let text = core::str::from_utf8(bytes).map_err(|e| {
+            let off = e.valid_up_to();
+            err(
+                off,
+                CardErrorKind::InvalidByte(bytes.get(off).copied().unwrap_or(0)),
+            )
+        })?;
+        let sub = |r: core::ops::Range<usize>| text.get(r).unwrap_or("");
         let key: &[u8; 8] = bytes
             .first_chunk::<8>()
             .ok_or(err(0, CardErrorKind::Length(0)))?;
-        if key == b"HIERARCH" && bytes[8] == b' ' {
-            if let Some(eq) = bytes.iter().position(|&b| b == b'=') {
-                let (value, raw, comment) =
-                    parse_value_field(bytes, eq + 1).map_err(|(o, k)| err(o, k))?;
-                card.keyword = str_of(trim_end(bytes.get(..eq).unwrap_or(&[])));
-                card.kind = CardKind::Value;
-                card.value = value;
-                card.raw_value = raw;
-                card.comment = comment;
-                card.hierarch = true;
-                return Ok(card);
-            }
-        }
-        let klen = keyword_len(key).map_err(|(o, b)| err(o, CardErrorKind::InvalidKeyword(b)))?;
-        card.keyword = str_of(key.get(..klen).unwrap_or(&[]));
-        let text = bytes.get(8..).unwrap_or(&[]);
-        match card.keyword {
-            "END" => {
-                if let Some(p) = text.iter().position(|&b| b != b' ') {
-                    return Err(err(8 + p, CardErrorKind::EndNotBlank));
-                }
-                card.kind = CardKind::End;
-                return Ok(card);
-            }
-            "" | "COMMENT" | "HISTORY" => {
-                card.raw_value = str_of(trim_end(text));
-                return Ok(card);
-            }
-            "CONTINUE" => {
-                if trim_start(text).first() == Some(&b'\'') {
-                    let (value, raw, comment) =
-                        parse_value_field(bytes, 8).map_err(|(o, k)| err(o, k))?;
-                    card.kind = CardKind::Continue;
-                    card.value = value;
-                    card.raw_value = raw;
-                    card.comment = comment;
-                } else {
-                    card.raw_value = str_of(trim_end(text));
-                }
-                return Ok(card);
-            }
-            _ => {}
-        }
-        if bytes[8] == b'=' && bytes[9] == b' ' {
-            let (value, raw, comment) = parse_value_field(bytes, 10).map_err(|(o, k)| err(o, k))?;
-            card.kind = CardKind::Value;
-            card.value = value;
-            card.raw_value = raw;
-            card.comment = comment;
+        let mut hierarch = false;
+        let keyword;
+        let kind;
+        let (mut value, mut raw_value, mut comment) = (Value::Undefined, "", None);
+        let hier_eq = if key == b"HIERARCH" && bytes[8] == b' ' {
+            text.find('=')
         } else {
-            card.raw_value = str_of(trim_end(text));
+            None
+        };
+        if let Some(eq) = hier_eq {
+            (value, raw_value, comment) =
+                parse_value_field(text, eq + 1).map_err(|(o, k)| err(o, k))?;
+            keyword = sub(0..trim_end_at(bytes, 0, eq));
+            kind = CardKind::Value;
+            hierarch = true;
+        } else {
+            let klen =
+                keyword_len(key).map_err(|(o, b)| err(o, CardErrorKind::InvalidKeyword(b)))?;
+            keyword = sub(0..klen);
+            let indicator = bytes[8] == b'=' && bytes[9] == b' ';
+            match keyword {
+                "END" => {
+                    let p = skip_spaces(bytes, 8);
+                    if p < CARD_LEN {
+                        return Err(err(p, CardErrorKind::EndNotBlank));
+                    }
+                    kind = CardKind::End;
+                }
+                "CONTINUE" if bytes.get(skip_spaces(bytes, 8)) == Some(&b'\'') => {
+                    (value, raw_value, comment) =
+                        parse_value_field(text, 8).map_err(|(o, k)| err(o, k))?;
+                    kind = CardKind::Continue;
+                }
+                "" | "COMMENT" | "HISTORY" | "CONTINUE" => {
+                    raw_value = sub(8..trim_end_at(bytes, 8, CARD_LEN));
+                    kind = CardKind::Commentary;
+                }
+                _ if indicator => {
+                    (value, raw_value, comment) =
+                        parse_value_field(text, 10).map_err(|(o, k)| err(o, k))?;
+                    kind = CardKind::Value;
+                }
+                _ => {
+                    raw_value = sub(8..trim_end_at(bytes, 8, CARD_LEN));
+                    kind = CardKind::Commentary;
+                }
+            }
         }
-        Ok(card)
+        Ok(Card {
+            bytes,
+            index,
+            kind,
+            keyword,
+            value,
+            raw_value,
+            comment,
+            hierarch,
+        })
     }
 
     /// The card's 80 bytes.

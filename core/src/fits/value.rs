@@ -49,12 +49,16 @@ impl<'a> Value<'a> {
     /// A string must be the whole text (`'abc'`); use [`FitsStr::parse_prefix`] to split a
     /// string from what follows it.
     pub fn parse(text: &'a str) -> Option<Value<'a>> {
-        let t = trim(text.as_bytes());
-        if t.is_empty() {
-            return Some(Value::Undefined);
-        }
-        let s = core::str::from_utf8(t).ok()?;
-        match t.first() {
+        let b = text.as_bytes();
+        let start = skip_spaces(b, 0);
+        let end = trim_end_at(b, start, b.len());
+        Self::parse_trimmed(text.get(start..end)?)
+    }
+
+    /// [`Value::parse`] on text without leading or trailing spaces.
+    pub(crate) fn parse_trimmed(s: &'a str) -> Option<Value<'a>> {
+        match s.as_bytes().first() {
+            None => Some(Value::Undefined),
             Some(b'\'') => {
                 let (fs, used) = FitsStr::parse_prefix(s)?;
                 if used == s.len() {
@@ -154,29 +158,21 @@ impl<'a> FitsStr<'a> {
             return None;
         }
         let mut i = 1;
-        loop {
-            match b.get(i) {
-                None => return None,
-                Some(b'\'') => {
-                    if b.get(i + 1) == Some(&b'\'') {
-                        i += 2;
-                    } else {
-                        break;
-                    }
-                }
-                Some(_) => i += 1,
+        let close = loop {
+            let q = i + s.get(i..)?.find('\'')?;
+            if b.get(q + 1) == Some(&b'\'') {
+                i = q + 2;
+            } else {
+                break q;
             }
-        }
-        let inner = s.get(1..i)?;
-        Some((FitsStr::new_trimmed(inner), i + 1))
+        };
+        let inner = s.get(1..close)?;
+        Some((FitsStr::new_trimmed(inner), close + 1))
     }
 
     fn new_trimmed(inner: &'a str) -> Self {
-        let b = inner.as_bytes();
-        let mut end = b.len();
-        while end > 1 && b.get(end - 1) == Some(&b' ') {
-            end -= 1;
-        }
+        // Trailing spaces are insignificant, but a blank string stays one space.
+        let end = trim_end_at(inner.as_bytes(), 1, inner.len());
         FitsStr {
             raw: inner.get(..end).unwrap_or(inner),
         }
@@ -266,22 +262,56 @@ impl Iterator for Unescaped<'_> {
     }
 }
 
+const SPACES: u64 = u64::from_le_bytes([b' '; 8]);
+
+/// Index of the first non-space byte at or after `i` (`b.len()` if none); eight bytes at a
+/// time.
+#[inline]
+pub(crate) fn skip_spaces(b: &[u8], mut i: usize) -> usize {
+    while let Some(w) = b.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+        let x = u64::from_le_bytes(*w) ^ SPACES;
+        if x != 0 {
+            return i + (x.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while b.get(i) == Some(&b' ') {
+        i += 1;
+    }
+    i.min(b.len())
+}
+
+/// End of `b[start..end]` once trailing spaces are removed (never below `start`); eight
+/// bytes at a time.
+#[inline]
+pub(crate) fn trim_end_at(b: &[u8], start: usize, mut end: usize) -> usize {
+    end = end.min(b.len());
+    while end >= start + 8 {
+        let Some(w) = b.get(..end).and_then(<[u8]>::last_chunk::<8>) else {
+            break;
+        };
+        let x = u64::from_le_bytes(*w) ^ SPACES;
+        if x != 0 {
+            return end - (x.leading_zeros() / 8) as usize;
+        }
+        end -= 8;
+    }
+    while end > start && b.get(end - 1) == Some(&b' ') {
+        end -= 1;
+    }
+    end
+}
+
 pub(crate) fn trim(b: &[u8]) -> &[u8] {
     trim_end(trim_start(b))
 }
 
-pub(crate) fn trim_start(mut b: &[u8]) -> &[u8] {
-    while let Some((&b' ', r)) = b.split_first() {
-        b = r;
-    }
-    b
+pub(crate) fn trim_start(b: &[u8]) -> &[u8] {
+    b.get(skip_spaces(b, 0)..).unwrap_or(&[])
 }
 
-pub(crate) fn trim_end(mut b: &[u8]) -> &[u8] {
-    while let Some((&b' ', r)) = b.split_last() {
-        b = r;
-    }
-    b
+pub(crate) fn trim_end(b: &[u8]) -> &[u8] {
+    b.get(..trim_end_at(b, 0, b.len())).unwrap_or(&[])
 }
 
 /// A number recognized by the scalar grammar.
