@@ -199,6 +199,21 @@ fn exit_codes() {
     // invalid FITS: 1 (a text file is not FITS)
     let out = smem(&["info", concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml")]);
     assert_eq!(out.status.code(), Some(1));
-    // --help is not an error
-    assert_eq!(smem(&["info", "--help"]).status.code(), Some(0));
+    // an empty file is invalid FITS, with the error at offset 0
+    let empty = std::env::temp_dir().join(format!("smem-info-empty-{}.fits", std::process::id()));
+    std::fs::write(&empty, b"").unwrap();
+    let out = smem(&["info", "--json", empty.to_str().unwrap()]);
+    std::fs::remove_file(&empty).unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let v = json_of(&out);
+    assert_eq!(v["hdus"], serde_json::json!([]));
+    assert_eq!(v["error"]["offset"], 0);
+    // --help is not an error, and documents the JSON and the exit codes
+    let help = smem(&["info", "--help"]);
+    assert_eq!(help.status.code(), Some(0));
+    let help = String::from_utf8(help.stdout).unwrap();
+    assert!(
+        help.contains("header_start") && help.contains("3 I/O error"),
+        "{help}"
+    );
 }

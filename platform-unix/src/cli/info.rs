@@ -33,6 +33,23 @@ use shmfits_core::fits::{Card, CardKind, Hdu, HduError, HduKind, Hdus};
 
 use super::{EXIT_INVALID, EXIT_IO, EXIT_OK};
 
+/// The long help of `smem info` (`smem info --help`).
+pub const LONG_ABOUT: &str = "\
+Walk a FITS file and print each HDU: kind, BITPIX, axes, byte offsets of header and data,
+data size, EXTNAME and card count (with --cards, every card).
+
+With --json, print one object for scripts, with these fields (names are stable):
+  {\"path\", \"hdus\": [{\"index\" (from 0), \"kind\" (primary|image|table|bintable|
+   random-groups|extension), \"bitpix\", \"naxis\" [NAXIS1, ...], \"pcount\", \"gcount\",
+   \"header_start\", \"data_start\", \"data_len\" (unpadded), \"data_end\" (padded: where the
+   next HDU starts), \"extname\" (or null), \"cards\": [{\"key\", \"value\" (text as written,
+   strings with quotes; commentary text; null if undefined), \"comment\" (or null),
+   \"type\" (logical|integer|real|complex|string|undefined|commentary|continue)}]}],
+   \"error\": null or {\"offset\", \"hdu\", \"card\" (from 0, or null), \"message\"}}
+On invalid input the HDUs before the error are still listed.
+
+Exit status: 0 valid FITS, 1 invalid FITS, 2 usage error, 3 I/O error.";
+
 /// Arguments of `smem info`.
 #[derive(Debug, clap::Args)]
 pub struct InfoArgs {

@@ -43,6 +43,7 @@ const EXIT_HELP: &str = "Exit status: 0 ok, 1 invalid FITS, 2 usage error, 3 I/O
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Walk a FITS file and print each HDU (kind, BITPIX, axes, offsets, cards).
+    #[command(long_about = info::LONG_ABOUT)]
     Info(info::InfoArgs),
 }
 
