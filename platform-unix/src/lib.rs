@@ -1,5 +1,28 @@
 //! `shmfits-unix`: the System V platform of shmfits, the std API and the `smem` tool.
+//!
+//! * [`SysV`] implements [`shmfits_core::shm::SharedMem`] with System V shared memory
+//!   segments, System V semaphores (`SEM_UNDO`) and Linux open-file-description locks on
+//!   CFITSIO's lock file, configured by [`Config`] (CFITSIO's defaults and environment
+//!   variables, owner-only permissions).
+//! * [`cli`] is the `smem` command line (the binary only calls [`cli::main`]).
+//! * Every failure is a [`SysError`] naming the call, the errno and, where one applies, the
+//!   kernel limit.
+//!
+//! All `unsafe` code lives in one private module (`sys`), one thin wrapper per system call.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod cli;
+mod config;
+mod error;
+#[allow(unsafe_code)]
+mod sys;
+mod sysv;
+
+pub use config::{
+    Config, ConfigError, ExpectedOwner, DEFAULT_KEY_BASE, DEFAULT_SLOTS, ENV_KEYBASE, ENV_LOCK_DIR,
+    ENV_MAXSEG, MAX_SLOTS,
+};
+pub use error::{Call, Detail, LockFileProblem, SysError};
+pub use sys::SysMapping;
+pub use sysv::{LockOwner, LockPin, SetupError, SysV};

@@ -1,0 +1,600 @@
+//! [`SysV`]: the [`SharedMem`] platform on System V shared memory, System V semaphores and
+//! open-file-description locks on CFITSIO's lock file.
+//!
+//! ```no_run
+//! use shmfits_core::shm::{LockKind, LockRange, SharedMem, Wait};
+//! use shmfits_unix::{Config, SysV};
+//!
+//! let sysv = SysV::new(Config::from_env()?)?;
+//! let owner = sysv.lock_owner_new()?;
+//! sysv.lock(owner, LockRange::slot(2), LockKind::Shared, Wait::No)?;
+//! sysv.lock_owner_release(owner)?; // releases the lock
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use shmfits_core::shm::{
+    CounterId, CounterInfo, ErrorKind, Key, LockKind, LockRange, PlatformError, SegmentId,
+    SegmentInfo, SharedMem, Wait,
+};
+
+use crate::config::{Config, ConfigError, ExpectedOwner};
+use crate::error::{Call, Detail, LockFileProblem, SysError};
+use crate::sys::{self, FileStat, SysMapping};
+
+/// A lock owner of [`SysV`]: a token for one open file description of the lock file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LockOwner(u64);
+
+/// Making a [`SysV`] failed: the configuration or the lock file was refused.
+#[derive(Debug)]
+pub enum SetupError {
+    /// A configuration value is invalid.
+    Config(ConfigError),
+    /// The lock file could not be opened or was refused.
+    LockFile {
+        /// Its path.
+        path: PathBuf,
+        /// What failed.
+        error: SysError,
+    },
+}
+
+impl fmt::Display for SetupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SetupError::Config(e) => e.fmt(f),
+            SetupError::LockFile { path, error } => {
+                write!(f, "lock file {}: {error}", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for SetupError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            SetupError::Config(e) => Some(e),
+            SetupError::LockFile { error, .. } => Some(error),
+        }
+    }
+}
+
+impl From<ConfigError> for SetupError {
+    fn from(e: ConfigError) -> Self {
+        SetupError::Config(e)
+    }
+}
+
+impl SetupError {
+    /// The portable kind (`InvalidArgument` for a configuration error).
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            SetupError::Config(_) => ErrorKind::InvalidArgument,
+            SetupError::LockFile { error, .. } => error.kind(),
+        }
+    }
+}
+
+/// One lock owner: its own open file description of the lock file, what it holds and what
+/// zero-copy views pin.
+#[derive(Debug)]
+struct OwnerEntry {
+    fd: Arc<OwnedFd>,
+    held: BTreeMap<u32, LockKind>,
+    pins: BTreeMap<u32, u32>,
+}
+
+#[derive(Debug, Default)]
+struct Owners {
+    next: u64,
+    map: HashMap<u64, OwnerEntry>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: Config,
+    path: PathBuf,
+    file: FileStat,
+    euid: u32,
+    owners: Mutex<Owners>,
+}
+
+/// The System V platform: segments (`shmget`/`shmat`), counters (semaphores with
+/// `SEM_UNDO`) and slot locks (`F_OFD_*` locks on the lock file).
+///
+/// Cheap to clone (an `Arc` inside); `Send + Sync`.
+#[derive(Clone, Debug)]
+pub struct SysV {
+    inner: Arc<Inner>,
+}
+
+/// First and longest sleep between polls of a timed lock wait.
+const POLL_FIRST: Duration = Duration::from_micros(100);
+const POLL_MAX: Duration = Duration::from_millis(5);
+
+impl SysV {
+    /// Validate `config`, open (creating if needed) and check the lock file.
+    ///
+    /// The lock file is opened with `O_NOFOLLOW | O_CLOEXEC | O_CREAT`, never truncated, and
+    /// refused unless it is a regular file owned by the expected user (or root) without
+    /// group/world write beyond what `config.create_mode` allows.
+    ///
+    /// # Errors
+    /// [`SetupError::Config`] for invalid values, [`SetupError::LockFile`] naming the path
+    /// (with owner uid and mode when the file was refused).
+    pub fn new(config: Config) -> Result<Self, SetupError> {
+        config.validate()?;
+        let path = config.lock_file_path();
+        let euid = sys::geteuid();
+        let lock_err = |error| SetupError::LockFile {
+            path: path.clone(),
+            error,
+        };
+        let fd = open_checked(&path, &config, euid, None).map_err(lock_err)?;
+        let file = sys::fstat(fd.as_fd()).map_err(lock_err)?;
+        sys::close(fd).map_err(lock_err)?;
+        Ok(SysV {
+            inner: Arc::new(Inner {
+                config,
+                path,
+                file,
+                euid,
+                owners: Mutex::new(Owners::default()),
+            }),
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    /// The lock file's path.
+    pub fn lock_file_path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// The real user id of the calling process (the effective one is
+    /// [`SharedMem::current_uid`]).
+    pub fn real_uid(&self) -> u32 {
+        sys::getuid()
+    }
+
+    /// The process id of the calling process.
+    pub fn process_id(&self) -> i32 {
+        sys::getpid()
+    }
+
+    /// Find the counter created under `key`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::NotFound`] if there is none.
+    pub fn counter_find(&self, key: Key) -> Result<CounterId, SysError> {
+        check_key(key)?;
+        sys::semget_find(key).map(CounterId)
+    }
+
+    /// Which lock of another owner (or of another process) would conflict with taking `kind`
+    /// on `range` for `owner`, without taking anything (`F_OFD_GETLK`).
+    ///
+    /// # Errors
+    /// Unknown owner or bad range: [`ErrorKind::InvalidArgument`].
+    pub fn lock_probe(
+        &self,
+        owner: LockOwner,
+        range: LockRange,
+        kind: LockKind,
+    ) -> Result<Option<LockKind>, SysError> {
+        self.check_range(range)?;
+        let fd = self.owner_fd(owner)?;
+        sys::ofd_getlk(fd.as_fd(), range.start, range.len, kind)
+    }
+
+    /// Pin `owner`'s lock on `range` for zero-copy views: until the returned pin is dropped,
+    /// [`SharedMem::unlock`] of a pinned byte and [`SharedMem::lock_owner_release`] of the
+    /// owner fail with [`Detail::Pinned`]. Every byte of `range` must be locked by `owner`.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidArgument`] when the owner is unknown, the range is bad, or a byte
+    /// is not locked by the owner.
+    pub fn pin(&self, owner: LockOwner, range: LockRange) -> Result<LockPin<'_>, SysError> {
+        self.check_range(range)?;
+        let mut owners = self.owners();
+        let entry = owners
+            .map
+            .get_mut(&owner.0)
+            .ok_or(SysError::check(Call::LockOwner, Detail::UnknownOwner))?;
+        let mut kind = LockKind::Exclusive;
+        for byte in bytes(range) {
+            match entry.held.get(&byte) {
+                Some(LockKind::Shared) => kind = LockKind::Shared,
+                Some(LockKind::Exclusive) => {}
+                None => {
+                    return Err(SysError::check(
+                        Call::LockOwner,
+                        Detail::BadRange {
+                            start: byte,
+                            len: 1,
+                            slots: self.inner.config.slots,
+                        },
+                    ))
+                }
+            }
+        }
+        for byte in bytes(range) {
+            *entry.pins.entry(byte).or_insert(0) += 1;
+        }
+        Ok(LockPin {
+            sysv: self,
+            owner,
+            range,
+            kind,
+        })
+    }
+
+    fn owners(&self) -> MutexGuard<'_, Owners> {
+        // A panic while holding the table cannot leave it inconsistent in a way that matters
+        // more than refusing all further lock calls would, so poisoning is ignored.
+        self.inner
+            .owners
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn owner_fd(&self, owner: LockOwner) -> Result<Arc<OwnedFd>, SysError> {
+        self.owners()
+            .map
+            .get(&owner.0)
+            .map(|e| Arc::clone(&e.fd))
+            .ok_or(SysError::check(Call::LockOwner, Detail::UnknownOwner))
+    }
+
+    fn check_range(&self, range: LockRange) -> Result<(), SysError> {
+        let slots = self.inner.config.slots;
+        let end = u64::from(range.start) + u64::from(range.len);
+        if range.len == 0 || end > u64::from(slots) {
+            return Err(SysError::check(
+                Call::Argument,
+                Detail::BadRange {
+                    start: range.start,
+                    len: range.len,
+                    slots,
+                },
+            ));
+        }
+        Ok(())
+    }
+
+    /// Poll `F_OFD_SETLK` until granted or `timeout` has passed.
+    fn lock_polling(
+        &self,
+        fd: &OwnedFd,
+        range: LockRange,
+        kind: LockKind,
+        timeout: Duration,
+    ) -> Result<(), SysError> {
+        let start = Instant::now();
+        let mut sleep = POLL_FIRST;
+        loop {
+            match sys::ofd_setlk(fd.as_fd(), range.start, range.len, Some(kind), false) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    let waited = start.elapsed();
+                    let Some(left) = timeout.checked_sub(waited).filter(|d| !d.is_zero()) else {
+                        let waited_ms = u64::try_from(waited.as_millis()).unwrap_or(u64::MAX);
+                        return Err(e.with_detail(Detail::TimedOut { waited_ms }));
+                    };
+                    std::thread::sleep(sleep.min(left));
+                    sleep = (sleep * 2).min(POLL_MAX);
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+/// Open the lock file at `path` and check it; with `same_as`, also that it is that file.
+fn open_checked(
+    path: &Path,
+    config: &Config,
+    euid: u32,
+    same_as: Option<&FileStat>,
+) -> Result<OwnedFd, SysError> {
+    let fd = match sys::open_lock_file(path, config.create_mode) {
+        Ok(fd) => fd,
+        Err(e) if e.errno() == libc::ELOOP => {
+            return Err(e.with_detail(Detail::LockFile {
+                problem: LockFileProblem::Symlink,
+                uid: u32::MAX,
+                mode: 0,
+            }))
+        }
+        Err(e) => return Err(e),
+    };
+    let st = sys::fstat(fd.as_fd())?;
+    let problem = |problem| {
+        SysError::check(
+            Call::LockFileCheck,
+            Detail::LockFile {
+                problem,
+                uid: st.uid,
+                mode: st.mode & 0o7777,
+            },
+        )
+    };
+    if !st.is_regular() {
+        return Err(problem(LockFileProblem::NotRegular));
+    }
+    let expected = match config.lock_file_owner {
+        ExpectedOwner::CurrentUser => euid,
+        ExpectedOwner::Uid(uid) => uid,
+    };
+    if st.uid != expected && st.uid != 0 {
+        return Err(problem(LockFileProblem::WrongOwner));
+    }
+    if st.mode & 0o022 & !config.create_mode != 0 {
+        return Err(problem(LockFileProblem::Writable));
+    }
+    if let Some(first) = same_as {
+        if (first.dev, first.ino) != (st.dev, st.ino) {
+            return Err(problem(LockFileProblem::Replaced));
+        }
+    }
+    Ok(fd)
+}
+
+fn check_key(key: Key) -> Result<(), SysError> {
+    if key == 0 {
+        return Err(SysError::check(Call::Argument, Detail::PrivateKey));
+    }
+    Ok(())
+}
+
+fn bytes(range: LockRange) -> impl Iterator<Item = u32> {
+    (0..range.len).map(move |i| range.start.saturating_add(i))
+}
+
+/// Proof that a lock owner holds a slot lock that cannot be released while this lives;
+/// made by [`SysV::pin`], needed for zero-copy views of a mapping.
+#[derive(Debug)]
+pub struct LockPin<'a> {
+    sysv: &'a SysV,
+    owner: LockOwner,
+    range: LockRange,
+    kind: LockKind,
+}
+
+impl LockPin<'_> {
+    /// The weakest kind of lock held on the pinned range.
+    pub fn kind(&self) -> LockKind {
+        self.kind
+    }
+
+    /// The pinned range.
+    pub fn range(&self) -> LockRange {
+        self.range
+    }
+
+    /// The owner whose lock is pinned.
+    pub fn owner(&self) -> LockOwner {
+        self.owner
+    }
+
+    /// Borrow `len` bytes of `mapping` at `offset` without copying, for as long as both this
+    /// pin and the mapping are borrowed. `mapping` must be the segment of the slot this pin
+    /// locks.
+    ///
+    /// # Errors
+    /// [`ErrorKind::InvalidArgument`] when the range does not fit into the mapping.
+    pub fn view<'m>(
+        &'m self,
+        mapping: &'m SysMapping,
+        offset: usize,
+        len: usize,
+    ) -> Result<&'m [u8], SysError> {
+        mapping.view(self, offset, len)
+    }
+}
+
+impl Drop for LockPin<'_> {
+    fn drop(&mut self) {
+        let mut owners = self.sysv.owners();
+        if let Some(entry) = owners.map.get_mut(&self.owner.0) {
+            for byte in bytes(self.range) {
+                if let Some(n) = entry.pins.get_mut(&byte) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        entry.pins.remove(&byte);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl SharedMem for SysV {
+    type Error = SysError;
+    type Mapping = SysMapping;
+    type LockOwner = LockOwner;
+
+    fn segment_create(&self, key: Key, size: usize) -> Result<SegmentId, SysError> {
+        check_key(key)?;
+        if size == 0 {
+            return Err(SysError::check(Call::Argument, Detail::ZeroSize));
+        }
+        sys::shmget_create(key, size, self.inner.config.create_mode).map(SegmentId)
+    }
+
+    fn segment_find(&self, key: Key) -> Result<SegmentId, SysError> {
+        check_key(key)?;
+        sys::shmget_find(key).map(SegmentId)
+    }
+
+    fn segment_info(&self, id: SegmentId) -> Result<SegmentInfo, SysError> {
+        let st = sys::shmctl_stat(id.0)?;
+        let removed = st.mode & sys::SHM_DEST != 0;
+        Ok(SegmentInfo {
+            key: if st.key == 0 || removed {
+                None
+            } else {
+                Some(st.key)
+            },
+            size: st.size,
+            attach_count: u32::try_from(st.nattch).unwrap_or(u32::MAX),
+            owner_uid: st.uid,
+            mode: st.mode & 0o777,
+            removed,
+        })
+    }
+
+    fn segment_attach(&self, id: SegmentId) -> Result<SysMapping, SysError> {
+        sys::shmat(id)
+    }
+
+    fn segment_detach(&self, mapping: SysMapping) -> Result<(), SysError> {
+        sys::shmdt(mapping)
+    }
+
+    fn segment_remove(&self, id: SegmentId) -> Result<(), SysError> {
+        sys::shmctl_rmid(id.0)
+    }
+
+    fn mapping_id(&self, mapping: &SysMapping) -> SegmentId {
+        mapping.id()
+    }
+
+    fn mapping_len(&self, mapping: &SysMapping) -> usize {
+        mapping.len()
+    }
+
+    fn read(&self, mapping: &SysMapping, offset: usize, buf: &mut [u8]) -> Result<(), SysError> {
+        mapping.read(offset, buf)
+    }
+
+    fn write(&self, mapping: &SysMapping, offset: usize, data: &[u8]) -> Result<(), SysError> {
+        mapping.write(offset, data)
+    }
+
+    fn counter_create(&self, key: Key) -> Result<CounterId, SysError> {
+        check_key(key)?;
+        sys::semget_create(key, self.inner.config.create_mode).map(CounterId)
+    }
+
+    fn counter_info(&self, id: CounterId) -> Result<CounterInfo, SysError> {
+        let st = sys::semctl_stat(id.0)?;
+        let value = sys::semctl_getval(id.0)?;
+        Ok(CounterInfo {
+            key: if st.key == 0 { None } else { Some(st.key) },
+            value: u32::try_from(value).unwrap_or(0),
+            owner_uid: st.uid,
+            mode: st.mode & 0o777,
+        })
+    }
+
+    fn counter_add(&self, id: CounterId, delta: i16) -> Result<(), SysError> {
+        if delta == 0 {
+            // semop with 0 would wait for zero; adding nothing only checks the id.
+            return sys::semctl_getval(id.0).map(|_| ());
+        }
+        sys::semop_undo_nowait(id.0, delta)
+    }
+
+    fn counter_remove(&self, id: CounterId) -> Result<(), SysError> {
+        sys::semctl_rmid(id.0)
+    }
+
+    fn lock_owner_new(&self) -> Result<LockOwner, SysError> {
+        let inner = &self.inner;
+        let fd = open_checked(&inner.path, &inner.config, inner.euid, Some(&inner.file))?;
+        let mut owners = self.owners();
+        let id = owners.next;
+        owners.next = owners.next.wrapping_add(1);
+        owners.map.insert(
+            id,
+            OwnerEntry {
+                fd: Arc::new(fd),
+                held: BTreeMap::new(),
+                pins: BTreeMap::new(),
+            },
+        );
+        Ok(LockOwner(id))
+    }
+
+    fn lock_owner_release(&self, owner: LockOwner) -> Result<(), SysError> {
+        let entry = {
+            let mut owners = self.owners();
+            let entry = owners
+                .map
+                .get(&owner.0)
+                .ok_or(SysError::check(Call::LockOwner, Detail::UnknownOwner))?;
+            if let Some((&byte, _)) = entry.pins.iter().next() {
+                return Err(SysError::check(Call::LockOwner, Detail::Pinned { byte }));
+            }
+            owners
+                .map
+                .remove(&owner.0)
+                .ok_or(SysError::check(Call::LockOwner, Detail::UnknownOwner))?
+        };
+        // Closing the only descriptor of the open file description releases its locks. If
+        // another thread is inside a lock call with this owner right now, the descriptor is
+        // closed when that call returns.
+        match Arc::try_unwrap(entry.fd) {
+            Ok(fd) => sys::close(fd),
+            Err(_shared) => Ok(()),
+        }
+    }
+
+    fn lock(
+        &self,
+        owner: LockOwner,
+        range: LockRange,
+        kind: LockKind,
+        wait: Wait,
+    ) -> Result<(), SysError> {
+        self.check_range(range)?;
+        let fd = self.owner_fd(owner)?;
+        match wait {
+            Wait::No => sys::ofd_setlk(fd.as_fd(), range.start, range.len, Some(kind), false)?,
+            Wait::Forever => sys::ofd_setlk(fd.as_fd(), range.start, range.len, Some(kind), true)?,
+            Wait::Timeout(timeout) => self.lock_polling(&fd, range, kind, timeout)?,
+        }
+        if let Some(entry) = self.owners().map.get_mut(&owner.0) {
+            for byte in bytes(range) {
+                entry.held.insert(byte, kind);
+            }
+        }
+        Ok(())
+    }
+
+    fn unlock(&self, owner: LockOwner, range: LockRange) -> Result<(), SysError> {
+        self.check_range(range)?;
+        let mut owners = self.owners();
+        let entry = owners
+            .map
+            .get_mut(&owner.0)
+            .ok_or(SysError::check(Call::LockOwner, Detail::UnknownOwner))?;
+        if let Some((&byte, _)) = entry.pins.range(range.start..).next() {
+            if u64::from(byte) < u64::from(range.start) + u64::from(range.len) {
+                return Err(SysError::check(Call::LockOwner, Detail::Pinned { byte }));
+            }
+        }
+        // Held under the table lock so that no pin can be taken on a byte being unlocked;
+        // F_UNLCK never waits.
+        sys::ofd_setlk(entry.fd.as_fd(), range.start, range.len, None, false)?;
+        for byte in bytes(range) {
+            entry.held.remove(&byte);
+        }
+        Ok(())
+    }
+
+    fn current_uid(&self) -> u32 {
+        self.inner.euid
+    }
+}
