@@ -245,6 +245,18 @@ pub trait SharedMem {
     /// Remove a counter (at once; later calls on its id fail with [`ErrorKind::NotFound`]).
     fn counter_remove(&self, id: CounterId) -> Result<(), Self::Error>;
 
+    /// Find the counter created under `key` (`semget(key, 0, 0)`): `Ok(Some(id))`, or
+    /// `Ok(None)` if there is none.
+    ///
+    /// Optional: the default answers `Ok(None)` for every key, meaning "cannot tell". The
+    /// driver uses it only to remove counters that a crash left behind under a key no table
+    /// entry names; without it such counters stay (harmless, but they count against the
+    /// kernel's limit).
+    fn counter_find(&self, key: Key) -> Result<Option<CounterId>, Self::Error> {
+        let _ = key;
+        Ok(None)
+    }
+
     // ---------------------------------------------------------------- locks
 
     /// A new lock owner, holding nothing.

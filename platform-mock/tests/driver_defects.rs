@@ -1,0 +1,357 @@
+//! Each CFITSIO defect the driver fixes (protocol page, last section; issue 3 item 5;
+//! issue 5 rows 1–6, 12), shown on the mock kernel. On the mock a wait that would block fails
+//! with `WouldBlock` at once, so "succeeds with `Wait::No`" proves "never waits".
+
+mod common;
+
+use common::*;
+use shmfits_core::shm::layout::{RawEntry, ATTR_RESIZE, GRANULE};
+use shmfits_core::shm::{
+    code, Error, LockKind, LockRange, Mode, RecoverAction, SharedMem, Wait, WriteMode,
+    MAX_FITS_SIZE,
+};
+use shmfits_mock::CallKind;
+
+/// CFITSIO attaches under the exclusive slot lock; simulate its attach step.
+fn cfitsio_attach_would_block(kernel: &shmfits_mock::MockKernel, slot: u32) -> bool {
+    let p = kernel.spawn();
+    let o = p.lock_owner_new().unwrap();
+    let r = p.lock(o, LockRange::slot(slot), LockKind::Exclusive, Wait::No);
+    p.exit();
+    r.is_err()
+}
+
+#[test]
+fn readers_do_not_serialize_and_writers_are_excluded() {
+    let (kernel, mut d) = setup();
+    make_file(&mut d, "h1", &pattern(3000, 1));
+    let mut readers: Vec<_> = (0..4).map(|_| driver(&kernel)).collect();
+    let hs: Vec<_> = readers
+        .iter_mut()
+        .map(|r| {
+            r.open("h1", Mode::ReadOnly, Wait::No)
+                .expect("reader open never waits")
+        })
+        .collect();
+    // All four are in at once, each reads the whole file.
+    for (r, h) in readers.iter_mut().zip(&hs) {
+        assert_eq!(read_handle(r, *h), pattern(3000, 1));
+    }
+    assert_eq!(raw_entry(&kernel, 1).nprocdebug, 0);
+    // Writers are excluded: ours, and CFITSIO's attach (exclusive lock).
+    let mut w = driver(&kernel);
+    assert_eq!(
+        w.open("h1", Mode::ReadWrite, Wait::No).unwrap_err(),
+        Error::WouldBlock { slot: 1 }
+    );
+    assert_eq!(
+        w.open(
+            "h1",
+            Mode::ReadWrite,
+            Wait::Timeout(core::time::Duration::from_millis(5))
+        )
+        .unwrap_err(),
+        Error::TimedOut { slot: 1 }
+    );
+    assert!(cfitsio_attach_would_block(&kernel, 1));
+    assert_eq!(w.delete("h1"), Ok(()));
+    // Close never waits for the other readers (each close succeeds with others still in).
+    for (r, h) in readers.iter_mut().zip(hs) {
+        r.close(h).expect("close never waits");
+    }
+    // The last close freed the deleted file.
+    assert_eq!(raw_entry(&kernel, 1), RawEntry::CLEARED);
+    assert!(kernel.objects().segments.iter().all(|s| s.key == Some(K)));
+}
+
+#[test]
+fn a_writer_excludes_readers_then_lets_them_in() {
+    let (kernel, mut d) = setup();
+    let h = d.create("h2").unwrap();
+    d.write(h, b"first").unwrap();
+    let mut r = driver(&kernel);
+    assert_eq!(
+        r.open("h2", Mode::ReadOnly, Wait::No).unwrap_err(),
+        Error::WouldBlock { slot: 2 }
+    );
+    d.close(h).unwrap();
+    let rh = r.open("h2", Mode::ReadOnly, Wait::No).unwrap();
+    assert_eq!(&read_handle(&mut r, rh)[..5], b"first");
+    r.close(rh).unwrap();
+}
+
+#[test]
+fn delete_returns_at_once_and_the_last_close_frees() {
+    let (kernel, mut d) = setup();
+    make_file(&mut d, "h3", b"doomed");
+    let mut r = driver(&kernel);
+    let rh = r.open("h3", Mode::ReadOnly, Wait::No).unwrap();
+    let mut deleter = driver(&kernel);
+    deleter
+        .delete("h3")
+        .expect("delete does not wait for readers");
+    assert_eq!(raw_entry(&kernel, 3).attr, ATTR_RESIZE);
+    // New opens fail, the reader still reads.
+    assert_eq!(
+        deleter.open("h3", Mode::ReadOnly, Wait::No).unwrap_err(),
+        Error::NotFound { slot: 3 }
+    );
+    assert_eq!(&read_handle(&mut r, rh)[..6], b"doomed");
+    assert!(raw_entry(&kernel, 3).key != -1);
+    r.close(rh).unwrap();
+    assert_eq!(raw_entry(&kernel, 3), RawEntry::CLEARED);
+    let o = kernel.objects();
+    assert_eq!(
+        o.segments.len(),
+        1,
+        "only the table is left: {:?}",
+        o.segments
+    );
+    assert!(o.counters.is_empty());
+    // Delete while another process writes is refused without waiting.
+    make_file(&mut d, "h3", b"again");
+    let mut w = driver(&kernel);
+    let wh = w.open("h3", Mode::ReadWrite, Wait::No).unwrap();
+    assert_eq!(
+        deleter.delete("h3").unwrap_err(),
+        Error::WouldBlock { slot: 3 }
+    );
+    w.close(wh).unwrap();
+}
+
+#[test]
+fn recovery_spares_healthy_closed_files() {
+    let (kernel, mut d) = setup();
+    for s in 0..5 {
+        make_file(
+            &mut d,
+            &format!("h{s}"),
+            &pattern(1000 + s as usize, s as u8),
+        );
+    }
+    // CFITSIO's smem -r removes every slot whose counter is 0: all five here.
+    for s in 0..5 {
+        let e = raw_entry(&kernel, s);
+        let c = kernel
+            .objects()
+            .counters
+            .iter()
+            .find(|c| c.id.0 == e.sem)
+            .map(|c| c.value);
+        assert_eq!(c, Some(0));
+    }
+    let mut rec = driver(&kernel);
+    let rep = rec.recover(None).unwrap();
+    assert_eq!(rep.checked, 16);
+    assert_eq!(rep.healthy, 16);
+    assert_eq!(rep.removed + rep.repaired + rep.orphans_removed, 0);
+    for s in 0..5 {
+        assert_eq!(read_all(&mut rec, &format!("h{s}")), {
+            let mut v = pattern(1000 + s as usize, s as u8);
+            v.resize(2880, 0);
+            v
+        });
+    }
+    // A file open by a live process is skipped, not touched.
+    let mut r = driver(&kernel);
+    let h = r.open("h0", Mode::ReadOnly, Wait::No).unwrap();
+    assert_eq!(rec.recover_slot(0).unwrap(), RecoverAction::Busy);
+    r.close(h).unwrap();
+}
+
+#[test]
+fn killed_in_place_writer_loses_nothing_and_recover_only_repairs() {
+    let (kernel, mut d) = setup();
+    make_file(&mut d, "h4", b"old contents");
+    let wp = kernel.spawn();
+    let mut w = D::new(wp.clone(), config().with_write_mode(WriteMode::InPlace)).unwrap();
+    let h = w.open("h4", Mode::ReadWrite, Wait::No).unwrap();
+    let data = pattern(100_000, 9); // grows the segment
+    w.write(h, &data).unwrap();
+    assert_eq!(raw_entry(&kernel, 4).nprocdebug, 1);
+    assert!(kernel.kill(wp.pid()));
+    drop(w);
+    // Everything written is there for the next reader, even before any repair.
+    let mut r = driver(&kernel);
+    assert_eq!(read_all(&mut r, "h4"), data);
+    // CFITSIO's recover would delete it (nprocdebug 1 > counter 0); ours repairs the count.
+    assert_eq!(
+        r.recover_slot(4).unwrap(),
+        RecoverAction::Repaired("nprocdebug of a dead writer reset")
+    );
+    assert_eq!(raw_entry(&kernel, 4).nprocdebug, 0);
+    assert_eq!(read_all(&mut r, "h4"), data);
+    assert_eq!(r.recover_slot(4).unwrap(), RecoverAction::Healthy);
+}
+
+#[test]
+fn killed_shadow_writer_leaves_the_last_published_version() {
+    let (kernel, mut d) = setup();
+    make_file(&mut d, "h4", b"version 1");
+    let wp = kernel.spawn();
+    let mut w = D::new(wp.clone(), config()).unwrap();
+    let h = w.open("h4", Mode::ReadWrite, Wait::No).unwrap();
+    w.write(h, b"version 2").unwrap();
+    w.flush(h).unwrap();
+    let published = raw_entry(&kernel, 4);
+    // A half-done version 3: header rewritten, data growing, then the writer dies.
+    w.seek(h, 0).unwrap();
+    w.write(h, b"version 3").unwrap();
+    w.write(h, &pattern(70_000, 3)).unwrap();
+    assert_eq!(
+        raw_entry(&kernel, 4),
+        published,
+        "nothing published before flush"
+    );
+    assert!(kernel.kill(wp.pid()));
+    drop(w);
+    let mut r = driver(&kernel);
+    let all = read_all(&mut r, "h4");
+    assert_eq!(all.len(), 2880);
+    assert_eq!(&all[..9], b"version 2");
+    // Its shadow segment is an orphan; recover removes it and nothing else.
+    let rep = r.recover(None).unwrap();
+    assert_eq!(rep.orphans_removed, 1);
+    assert_eq!(rep.repaired, 1, "nprocdebug of the dead writer");
+    assert_eq!(kernel.objects().segments.len(), 2);
+    assert_eq!(&read_all(&mut r, "h4")[..9], b"version 2");
+}
+
+#[test]
+fn shadow_writes_are_published_by_flush_and_close() {
+    let (kernel, mut d) = setup();
+    let h = d.create("h3").unwrap();
+    d.write(h, b"one").unwrap();
+    let before = raw_entry(&kernel, 3);
+    assert_eq!(d.size(h).unwrap(), 2880);
+    d.flush(h).unwrap();
+    let after = raw_entry(&kernel, 3);
+    assert_ne!(after.handle, before.handle);
+    // The old segment is gone once the new one is published.
+    assert_eq!(kernel.objects().segments.len(), 2);
+    d.seek(h, 0).unwrap();
+    d.write(h, &pattern(5000, 1)).unwrap();
+    assert_eq!(raw_entry(&kernel, 3), after);
+    d.close(h).unwrap();
+    assert_eq!(raw_entry(&kernel, 3).size, 16 + 5000);
+    assert_eq!(kernel.objects().segments.len(), 2);
+    let mut r = driver(&kernel);
+    assert_eq!(read_all(&mut r, "h3"), pattern(5000, 1));
+}
+
+#[test]
+fn exit_without_close_keeps_a_persistent_file() {
+    for mode in [WriteMode::InPlace, WriteMode::Shadow] {
+        let (kernel, mut d) = setup();
+        make_file(&mut d, "h5", b"existed before");
+        let p = kernel.spawn();
+        let mut w = D::new(p.clone(), config().with_write_mode(mode)).unwrap();
+        let h = w.open("h5", Mode::ReadWrite, Wait::No).unwrap();
+        w.seek(h, 14).unwrap();
+        w.write(h, b" and after").unwrap();
+        w.flush(h).unwrap();
+        w.write(h, b" and unflushed").unwrap();
+        assert!(p.exit());
+        drop(w);
+        let mut r = driver(&kernel);
+        let all = read_all(&mut r, "h5");
+        assert_eq!(&all[..24], b"existed before and after", "{mode:?}");
+        let tail: &[u8] = if mode == WriteMode::InPlace {
+            b" and unflushed"
+        } else {
+            &[0; 14]
+        };
+        assert_eq!(&all[24..38], tail, "{mode:?}");
+    }
+}
+
+#[test]
+fn growth_is_geometric() {
+    for mode in [WriteMode::InPlace, WriteMode::Shadow] {
+        let kernel = shmfits_mock::MockKernel::new();
+        let mut d = driver_with(&kernel, mode);
+        let h = d.create("h6").unwrap();
+        let before = kernel.stats();
+        let chunk = pattern(1000, 6);
+        let n: u64 = 4000; // 4 MB in 1000-byte writes
+        for _ in 0..n {
+            d.write(h, &chunk).unwrap();
+        }
+        let after = kernel.stats();
+        // Successful creations (a call that finds its key taken moves on to the next key).
+        let ok = |s: &shmfits_mock::Stats, k| {
+            let c = s.call(k);
+            c.calls - c.failures
+        };
+        let creates = ok(&after, CallKind::SegmentCreate) - ok(&before, CallKind::SegmentCreate);
+        let writes = ok(&after, CallKind::Write) - ok(&before, CallKind::Write);
+        // CFITSIO reallocates whenever a write crosses a 16 KiB granule: ~244 copies of a
+        // growing file here (quadratic). Doubling needs about log2(4 MB / 16 KiB) = 8.
+        let cfitsio_reallocs = (n as usize * 1000 + 16 + 8) / GRANULE;
+        assert!(cfitsio_reallocs > 200);
+        assert!(creates <= 10, "{mode:?}: {creates} segment creations");
+        // Copy work: each relocation copies the file in 4 KiB chunks; in total less than
+        // twice the final file. In place, each extending write also updates the table.
+        let per_write = if mode == WriteMode::InPlace { 2 } else { 1 };
+        let copy_writes = writes - n * per_write;
+        assert!(
+            copy_writes * 4096 < 2 * 4_000_000 + 4096 * 10,
+            "{mode:?}: {copy_writes} copy chunks"
+        );
+        assert_eq!(d.size(h).unwrap(), 4_000_000);
+        d.close(h).unwrap();
+        let mut r = driver(&kernel);
+        let all = read_all(&mut r, "h6");
+        assert!(all.chunks(1000).all(|c| c == &chunk[..]));
+        // Exactly one data segment is left (old ones removed as the file grew).
+        assert_eq!(kernel.objects().segments.len(), 2, "{mode:?}");
+    }
+}
+
+#[test]
+fn sizes_beyond_the_format_are_refused_before_anything_changes() {
+    let (kernel, mut d) = setup();
+    let h = d.create("h7").unwrap();
+    d.write(h, b"keep").unwrap();
+    let before = raw_entry(&kernel, 7);
+    let segs = kernel.objects().segments.len();
+    d.seek(h, MAX_FITS_SIZE as u64 - 2).unwrap();
+    let e = d.write(h, b"12345").unwrap_err();
+    assert_eq!(
+        e,
+        Error::TooLarge {
+            slot: 7,
+            requested: MAX_FITS_SIZE as u64 + 3,
+            max: MAX_FITS_SIZE as u64
+        }
+    );
+    assert_eq!(e.code(), code::NORESIZE);
+    d.seek(h, u64::MAX - 1).unwrap();
+    assert!(matches!(
+        d.write(h, b"xyz").unwrap_err(),
+        Error::TooLarge { .. }
+    ));
+    assert_eq!(raw_entry(&kernel, 7), before);
+    assert_eq!(kernel.objects().segments.len(), segs);
+    assert_eq!(d.size(h).unwrap(), 2880);
+    d.close(h).unwrap();
+}
+
+#[test]
+fn readonly_close_never_deletes_a_persistent_file() {
+    let (kernel, mut d) = setup();
+    make_file(&mut d, "h8", b"stay");
+    for _ in 0..3 {
+        let h = d.open("h8", Mode::ReadOnly, Wait::No).unwrap();
+        d.close(h).unwrap();
+    }
+    let mut rs: Vec<_> = (0..3).map(|_| driver(&kernel)).collect();
+    let hs: Vec<_> = rs
+        .iter_mut()
+        .map(|r| r.open("h8", Mode::ReadOnly, Wait::No).unwrap())
+        .collect();
+    for (r, h) in rs.iter_mut().zip(hs) {
+        r.close(h).unwrap();
+    }
+    assert_eq!(&read_all(&mut d, "h8")[..4], b"stay");
+}
