@@ -322,3 +322,61 @@ fn list_shows_cfitsio_files_and_delete_is_seen_by_cfitsio() {
     assert_eq!(slots[..n].iter().map(|s| s.slot).collect::<Vec<_>>(), [9]);
     d.shutdown().unwrap();
 }
+
+#[test]
+fn readers_share_with_cfitsio_readers() {
+    let Some(c) = cfitsio::require("readers_share_with_cfitsio_readers") else {
+        return;
+    };
+    let keys = CfitsioKeys::new(0x5348_4800, SLOTS);
+    run(&keys, &c.shmwrite, &["shmem://h2", "16", "16"]);
+    let mut d = driver(&keys);
+    // CFITSIO holds h2 READONLY (shared lock): our reader gets in at once, a writer does not
+    let (mut reader, lines) = shmlock(c, &keys, "shmem://h2", "ro");
+    assert!(lines.recv_timeout(SECS_10).unwrap().starts_with("locked\t"));
+    let h = d
+        .open("shmem://h2", Mode::ReadOnly, Wait::No)
+        .expect("two readers share");
+    assert!(matches!(
+        d.open("shmem://h2", Mode::ReadWrite, Wait::No),
+        Err(Error::WouldBlock { slot: 2 } | Error::Deadlock { slot: 2 })
+    ));
+    // CFITSIO's own close waits for the exclusive lock to detach (its readers serialize,
+    // a known CFITSIO defect): it finishes only after our reader has closed too
+    drop(reader.0.stdin.take());
+    assert!(
+        lines.recv_timeout(Duration::from_millis(300)).is_err(),
+        "CFITSIO closed while our reader held the shared lock"
+    );
+    d.close(h).unwrap();
+    assert_eq!(lines.recv_timeout(SECS_10).unwrap(), "closed");
+    assert!(reader.0.wait().unwrap().success());
+    d.shutdown().unwrap();
+}
+
+#[test]
+fn cfitsio_writer_killed_leaves_a_readable_file() {
+    let Some(c) = cfitsio::require("cfitsio_writer_killed_leaves_a_readable_file") else {
+        return;
+    };
+    let keys = CfitsioKeys::new(0x5348_4900, SLOTS);
+    run(&keys, &c.shmwrite, &["shmem://h4", "10", "10"]);
+    let (mut writer, lines) = shmlock(c, &keys, "shmem://h4", "rw");
+    assert!(lines.recv_timeout(SECS_10).unwrap().starts_with("locked\t"));
+    let mut d = driver(&keys);
+    assert!(matches!(
+        d.open("shmem://h4", Mode::ReadOnly, Wait::No),
+        Err(Error::WouldBlock { slot: 4 })
+    ));
+    // SIGKILL: no atexit handler runs; the kernel drops the lock and undoes the counter
+    writer.0.kill().unwrap();
+    writer.0.wait().unwrap();
+    let bytes = read_all(&mut d, "shmem://h4");
+    assert_eq!(bytes.len(), 5760);
+    agree(c, &keys, "shmem://h4", &bytes);
+    let h = d
+        .open("shmem://h4", Mode::ReadWrite, Wait::No)
+        .expect("writable again");
+    d.close(h).unwrap();
+    d.shutdown().unwrap();
+}
