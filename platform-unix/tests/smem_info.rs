@@ -217,3 +217,124 @@ fn exit_codes() {
         "{help}"
     );
 }
+
+/// `smem info shmem://hN` on a file our driver made, in its own key range and lock directory.
+mod shmem {
+    use super::*;
+    use shmfits_core::shm::{Config as DriverConfig, Driver, Mode, Wait};
+    use shmfits_unix::{Config, ExpectedOwner, SysV};
+
+    /// Key base of this test (the cfio helper's range, 0x53484000..0x53487FFF).
+    const KEYBASE: i32 = 0x5348_4B00;
+    const SLOTS: u32 = 4;
+
+    /// Removes every System V object in this test's key range when dropped.
+    struct Cleanup;
+
+    fn objects() -> Vec<(String, String)> {
+        let mut found = Vec::new();
+        for class in ["-m", "-s"] {
+            let out = Command::new("ipcs").arg(class).output().unwrap();
+            for line in String::from_utf8_lossy(&out.stdout).lines() {
+                let f: Vec<&str> = line.split_whitespace().collect();
+                let key = f.first().and_then(|k| k.strip_prefix("0x"));
+                let key = key.and_then(|k| i64::from_str_radix(k, 16).ok());
+                let top = i64::from(KEYBASE) + 3 * i64::from(SLOTS);
+                if key.is_some_and(|k| (i64::from(KEYBASE)..=top).contains(&k)) {
+                    found.push((class.to_owned(), f[1].to_owned()));
+                }
+            }
+        }
+        found
+    }
+
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            for (class, id) in objects() {
+                let _ = Command::new("ipcrm")
+                    .args([class.as_str(), id.as_str()])
+                    .status();
+            }
+        }
+    }
+
+    #[test]
+    fn info_reads_a_shmem_file() {
+        assert!(
+            objects().is_empty(),
+            "key range {KEYBASE:#x} already in use"
+        );
+        let _cleanup = Cleanup;
+        let lock_tmp = tempfile::tempdir().unwrap();
+        let lock_dir = lock_tmp.path().to_path_buf();
+        let config = Config {
+            key_base: KEYBASE,
+            slots: SLOTS,
+            lock_dir: lock_dir.clone(),
+            create_mode: 0o600,
+            lock_file_owner: ExpectedOwner::CurrentUser,
+        };
+        let mut d: Driver<SysV, 2> = Driver::new(
+            SysV::new(config).unwrap(),
+            DriverConfig::new(KEYBASE, SLOTS),
+        )
+        .unwrap();
+        let bytes = std::fs::read(data("primary_2ext.fits")).unwrap();
+        let h = d.create("shmem://h2").unwrap();
+        assert_eq!(d.write(h, &bytes).unwrap(), bytes.len());
+        d.close(h).unwrap();
+
+        let smem_env = |args: &[&str]| {
+            Command::new(env!("CARGO_BIN_EXE_smem"))
+                .args(args)
+                .env("SHMEM_LIB_KEYBASE", KEYBASE.to_string())
+                .env("SHMEM_LIB_MAXSEG", SLOTS.to_string())
+                .env("SHMFITS_LOCK_DIR", &lock_dir)
+                .output()
+                .unwrap()
+        };
+        let out = smem_env(&["info", "--json", "shmem://h2"]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v = json_of(&out);
+        assert_eq!(v["path"], "shmem://h2");
+        let from_disk = json_of(&smem(&[
+            "info",
+            "--json",
+            data("primary_2ext.fits").to_str().unwrap(),
+        ]));
+        assert_eq!(
+            v["hdus"], from_disk["hdus"],
+            "shmem://h2 and the file it was copied from"
+        );
+
+        let out = smem_env(&["info", "--json", "shmem://h2[TAB]"]);
+        assert_eq!(out.status.code(), Some(0));
+        let v = json_of(&out);
+        assert_eq!(v["hdus"].as_array().unwrap().len(), 1);
+        assert_eq!(v["hdus"][0]["index"], 2);
+        assert_eq!(
+            smem_env(&["info", "shmem://h2[NOPE]"]).status.code(),
+            Some(3)
+        );
+        assert_eq!(smem_env(&["info", "shmem://h1"]).status.code(), Some(3));
+        assert_eq!(smem_env(&["info", "shmem://h9"]).status.code(), Some(2));
+
+        // a writer holds it: fail at once, or wait with --wait
+        let w = d.open("shmem://h2", Mode::ReadWrite, Wait::No).unwrap();
+        let out = smem_env(&["info", "shmem://h2"]);
+        assert_eq!(out.status.code(), Some(3));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("locked by a writer"));
+        let out = smem_env(&["info", "--wait", "0.2", "shmem://h2"]);
+        assert_eq!(out.status.code(), Some(3));
+        d.close(w).unwrap();
+
+        d.delete("shmem://h2").unwrap();
+        d.shutdown().unwrap();
+        assert!(objects().is_empty(), "left behind: {:?}", objects());
+    }
+}

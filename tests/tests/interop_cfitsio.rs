@@ -19,23 +19,29 @@ use shmfits_tests::cfitsio::{self, Cfitsio};
 use shmfits_tests::compare;
 use shmfits_tests::ipc::CfitsioKeys;
 use shmfits_unix::cli::info::Report;
+use shmfits_unix::cli::source;
 use shmfits_unix::{Config, ExpectedOwner, SysV};
 
 type Drv = Driver<SysV, 8>;
 
 const SLOTS: i32 = 16;
 
-/// Our driver on `keys`, lock file in /tmp like CFITSIO's. CFITSIO creates its lock file
-/// 0666, so the mode allows group/world write here, else our side refuses that file.
-fn driver(keys: &CfitsioKeys) -> Drv {
-    let config = Config {
+/// The platform configuration for `keys`: lock file in /tmp like CFITSIO's. CFITSIO creates
+/// its lock file 0666, so the mode allows group/world write here, else our side refuses
+/// that file.
+fn platform_config(keys: &CfitsioKeys) -> Config {
+    Config {
         key_base: keys.keybase(),
         slots: keys.maxseg() as u32,
         lock_dir: PathBuf::from("/tmp"),
         create_mode: 0o666,
         lock_file_owner: ExpectedOwner::CurrentUser,
-    };
-    let sysv = SysV::new(config).expect("SysV platform");
+    }
+}
+
+/// Our driver on `keys`.
+fn driver(keys: &CfitsioKeys) -> Drv {
+    let sysv = SysV::new(platform_config(keys)).expect("SysV platform");
     Driver::new(
         sysv,
         DriverConfig::new(keys.keybase(), keys.maxseg() as u32),
@@ -379,4 +385,30 @@ fn cfitsio_writer_killed_leaves_a_readable_file() {
         .expect("writable again");
     d.close(h).unwrap();
     d.shutdown().unwrap();
+}
+
+/// `smem info shmem://hN[ext]`'s loader on files CFITSIO made: the same view as CFITSIO's.
+#[test]
+fn smem_info_loader_reads_cfitsio_files() {
+    let Some(c) = cfitsio::require("smem_info_loader_reads_cfitsio_files") else {
+        return;
+    };
+    let keys = CfitsioKeys::new(0x5348_4C00, SLOTS);
+    run(&keys, &c.shmwrite, &["shmem://h8", "64", "48", "2"]);
+    let load = |name: &str| source::load_shmem(name, platform_config(&keys), Wait::No);
+    let loaded = load("shmem://h8").unwrap();
+    assert_eq!(loaded.selected, None);
+    agree(c, &keys, "shmem://h8", &loaded.bytes);
+    let loaded = load("shmem://h8[EXT2]").unwrap();
+    assert_eq!(loaded.selected, Some(source::Selected::Name("EXT2".into())));
+    let mut report = Report::from_bytes("shmem://h8[EXT2]", &loaded.bytes);
+    report.select(loaded.selected.as_ref().unwrap()).unwrap();
+    assert_eq!(report.hdus.len(), 1);
+    assert_eq!(report.hdus[0].index, 2);
+    assert_eq!(report.hdus[0].naxis, vec![64, 48]);
+    // missing slot and bad name
+    assert_eq!(load("shmem://h1").unwrap_err().exit, 3);
+    assert_eq!(load("shmem://h16").unwrap_err().exit, 2);
+    // the loader leaves nothing of its own behind: only CFITSIO's table, segment, semaphore
+    assert_eq!(keys.objects().len(), 3, "{:?}", keys.objects());
 }

@@ -1,4 +1,5 @@
-//! `smem info [--json] PATH`: walk a FITS file and print each HDU.
+//! `smem info [--json] [--cards] [--wait SECONDS] PATH|shmem://hN[ext]`: walk a FITS file
+//! and print each HDU.
 //!
 //! The JSON form is one object with stable field names for scripts:
 //!
@@ -31,12 +32,19 @@ use std::process::ExitCode;
 use serde::Serialize;
 use shmfits_core::fits::{Card, CardKind, Hdu, HduError, HduKind, Hdus};
 
+use super::source::{self, Selected};
 use super::{EXIT_INVALID, EXIT_IO, EXIT_OK};
+use crate::Config;
 
 /// The long help of `smem info` (`smem info --help`).
 pub const LONG_ABOUT: &str = "\
 Walk a FITS file and print each HDU: kind, BITPIX, axes, byte offsets of header and data,
 data size, EXTNAME and card count (with --cards, every card).
+
+PATH is a file on disk or a shared-memory file shmem://hN, read under a shared lock
+(SHMEM_LIB_KEYBASE, SHMEM_LIB_MAXSEG and SHMFITS_LOCK_DIR select the key range and lock
+file, as for CFITSIO). shmem://hN[ext] shows only that HDU (ext: an index or an EXTNAME).
+A file locked by a writer fails at once unless --wait SECONDS is given.
 
 With --json, print one object for scripts, with these fields (names are stable):
   {\"path\", \"hdus\": [{\"index\" (from 0), \"kind\" (primary|image|table|bintable|
@@ -59,7 +67,12 @@ pub struct InfoArgs {
     /// In the table, also print every card of every header.
     #[arg(long, conflicts_with = "json")]
     pub cards: bool,
-    /// The FITS file on disk.
+    /// For a `shmem://` file locked by a writer: wait at most this many seconds (default:
+    /// fail at once).
+    #[arg(long, value_name = "SECONDS")]
+    pub wait: Option<f64>,
+    /// The FITS file: a path on disk, or `shmem://hN` (optionally `shmem://hN[ext]`, ext
+    /// an HDU index or EXTNAME, to show that HDU only).
     pub path: PathBuf,
 }
 
@@ -293,17 +306,47 @@ impl Report {
     }
 }
 
+impl Report {
+    /// Keeps only the HDU `selected` names.
+    ///
+    /// # Errors
+    /// A message when no HDU matches.
+    pub fn select(&mut self, selected: &Selected) -> Result<(), String> {
+        let keep = self.hdus.iter().position(|h| match selected {
+            Selected::Index(i) => u64_of(h.index) == u64::from(*i),
+            Selected::Name(n) => h.extname.as_deref() == Some(n.as_str()),
+        });
+        match keep {
+            Some(i) => {
+                let hdu = self.hdus.swap_remove(i);
+                self.hdus = vec![hdu];
+                Ok(())
+            }
+            // an error further on may hide the HDU: report the file's error instead
+            None if self.error.is_some() => Ok(()),
+            None => Err(format!("{}: no such HDU", self.path)),
+        }
+    }
+}
+
 /// Runs `smem info`.
 pub fn run(args: &InfoArgs) -> ExitCode {
     let shown = args.path.display().to_string();
-    let bytes = match std::fs::read(&args.path) {
-        Ok(b) => b,
+    let config = || Config::from_env().map_err(|e| format!("configuration: {e}"));
+    let loaded = match source::load(&args.path, config, source::wait_for(args.wait)) {
+        Ok(l) => l,
         Err(e) => {
-            eprintln!("smem info: cannot read {shown}: {e}");
-            return ExitCode::from(EXIT_IO);
+            eprintln!("smem info: {}", e.message);
+            return ExitCode::from(e.exit);
         }
     };
-    let report = Report::from_bytes(&shown, &bytes);
+    let mut report = Report::from_bytes(&shown, &loaded.bytes);
+    if let Some(sel) = &loaded.selected {
+        if let Err(e) = report.select(sel) {
+            eprintln!("smem info: {e}");
+            return ExitCode::from(EXIT_IO);
+        }
+    }
     let stdout = io::stdout();
     let mut out = stdout.lock();
     let written = if args.json {

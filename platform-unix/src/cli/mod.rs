@@ -18,6 +18,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod info;
+pub mod source;
 
 /// Exit status: success.
 pub const EXIT_OK: u8 = 0;
