@@ -4,6 +4,7 @@
 //!   segments, System V semaphores (`SEM_UNDO`) and Linux open-file-description locks on
 //!   CFITSIO's lock file, configured by [`Config`] (CFITSIO's defaults and environment
 //!   variables, owner-only permissions).
+//! * [`cli`] is the `smem` command line (the binary only calls [`cli::main`]).
 //! * Every failure is a [`SysError`] naming the call, the errno and, where one applies, the
 //!   kernel limit.
 //!
@@ -11,6 +12,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod cli;
 mod config;
 mod error;
 #[allow(unsafe_code)]
