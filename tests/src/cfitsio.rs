@@ -227,6 +227,20 @@ fn build() -> Result<Cfitsio, String> {
 }
 
 impl Cfitsio {
+    /// `fitscopy` for a test that needs it, or `None` after the loud skip notice.
+    ///
+    /// # Panics
+    /// When it is missing and `SHMFITS_REQUIRE_CFITSIO=1` is set.
+    pub fn require_fitscopy(&self, what: &str) -> Option<&Path> {
+        if self.fitscopy.is_none() {
+            skip_or_fail(
+                what,
+                "fitscopy is not installed (apt-get install libcfitsio-bin)",
+            );
+        }
+        self.fitscopy.as_deref()
+    }
+
     /// The directory of files that `mkfits` wrote (made once per source version).
     ///
     /// # Panics
