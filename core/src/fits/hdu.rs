@@ -71,6 +71,11 @@ impl<'a> Hdu<'a> {
         self.header.layout().extname()
     }
 
+    /// `NAXIS1`…`NAXISn` in order (read back from the header cards).
+    pub fn axes(&self) -> super::header::Axes<'a> {
+        self.header.axes()
+    }
+
     /// The cards before `END` (borrowed; no allocation).
     pub fn cards(&self) -> Cards<'a> {
         self.header.cards()

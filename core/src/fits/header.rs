@@ -52,11 +52,13 @@ impl Scanner {
 
     /// Scans one block whose first byte is at absolute offset `at`. Returns `true` if it
     /// holds `END`.
+    /// `NAXISn` values are stored in `axes[n - 1]` when `axes` is long enough.
     pub(crate) fn block(
         &mut self,
         block: &[u8; BLOCK_LEN],
         hdu: usize,
         at: u64,
+        axes: &mut [u64],
     ) -> Result<bool, HduError> {
         for (k, raw) in block.chunks_exact(CARD_LEN).enumerate() {
             let card_at = at + (k * CARD_LEN) as u64;
@@ -90,7 +92,7 @@ impl Scanner {
                 self.ended = true;
                 continue;
             }
-            self.builder.feed(index, &card).map_err(err)?;
+            self.builder.feed(index, &card, axes).map_err(err)?;
             self.cards += 1;
         }
         Ok(self.ended)
@@ -123,7 +125,7 @@ pub(crate) fn scan(
             };
             return Err(HduError::new(hdu, pos as u64, kind));
         };
-        let done = s.block(block, hdu, pos as u64)?;
+        let done = s.block(block, hdu, pos as u64, &mut [])?;
         pos += BLOCK_LEN;
         if done {
             break;
@@ -181,6 +183,16 @@ impl<'a> Header<'a> {
         &self.layout
     }
 
+    /// `NAXIS1`…`NAXISn` in order, read back from the header's cards (which the parse
+    /// checked).
+    pub fn axes(&self) -> Axes<'a> {
+        Axes {
+            cards: self.cards(),
+            next: 0,
+            naxis: usize::from(self.layout.naxis()),
+        }
+    }
+
     /// The cards before `END`, in order (borrowed; nothing is allocated).
     pub fn cards(&self) -> Cards<'a> {
         Cards::new(self.bytes, self.cards)
@@ -204,6 +216,34 @@ impl<'a> Header<'a> {
             }
         }
         None
+    }
+}
+
+/// Iterator over the axis lengths `NAXIS1`…`NAXISn` of a parsed header.
+#[derive(Debug, Clone)]
+pub struct Axes<'a> {
+    cards: Cards<'a>,
+    next: usize,
+    naxis: usize,
+}
+
+impl Iterator for Axes<'_> {
+    type Item = u64;
+
+    fn next(&mut self) -> Option<u64> {
+        if self.next >= self.naxis {
+            return None;
+        }
+        // NAXISn is card 2 + n (checked by the parse).
+        self.cards.next = 3 + self.next;
+        self.next += 1;
+        let card = self.cards.peek()?.ok()?;
+        card.value()?.as_i64()?.try_into().ok()
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = self.naxis.saturating_sub(self.next);
+        (0, Some(n))
     }
 }
 

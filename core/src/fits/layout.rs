@@ -4,10 +4,13 @@
 //! All size arithmetic is overflow-checked `u64`.
 //!
 //! # Memory bound
-//! [`HduLayout`] stores up to [`MAX_NAXIS`] = 999 axis lengths inline in a `[u64; 999]`
-//! (7992 bytes), plus two 68-byte names (XTENSION, EXTNAME); `size_of::<HduLayout>()` is
-//! at most 8 KiB + 256 bytes. This is the only per-HDU state of the parser and of
-//! [`HeaderStream`](super::HeaderStream); nothing grows with the header length.
+//! [`HduLayout`] is small and fixed (under 256 bytes: the scalars plus two 68-byte names,
+//! XTENSION and EXTNAME). It does not hold the axis lengths: the data size is accumulated
+//! while `NAXISn` cards are read. The axes are read back from the header's cards when the
+//! header is in memory ([`Header::axes`](super::Header::axes), [`Hdu::axes`](super::Hdu::axes)),
+//! and [`HeaderStream`](super::HeaderStream), which keeps no blocks, stores them in a fixed
+//! `[u64; 999]` (7992 bytes; the stream is about 8.2 KiB in all). Nothing grows with the
+//! header length.
 
 use core::fmt;
 
@@ -99,7 +102,6 @@ pub struct HduLayout {
     kind: HduKind,
     bitpix: i8,
     naxis: u16,
-    axes: [u64; MAX_NAXIS],
     pcount: u64,
     gcount: u64,
     tfields: Option<u16>,
@@ -116,7 +118,7 @@ impl fmt::Debug for HduLayout {
             .field("kind", &self.kind)
             .field("xtension", &self.xtension)
             .field("bitpix", &self.bitpix)
-            .field("axes", &self.axes())
+            .field("naxis", &self.naxis)
             .field("pcount", &self.pcount)
             .field("gcount", &self.gcount)
             .field("tfields", &self.tfields)
@@ -147,11 +149,6 @@ impl HduLayout {
     /// `NAXIS`, the number of axes (0..=999).
     pub const fn naxis(&self) -> u16 {
         self.naxis
-    }
-
-    /// `NAXIS1`…`NAXISn` in order (`axes()[0]` is `NAXIS1`).
-    pub fn axes(&self) -> &[u64] {
-        self.axes.get(..usize::from(self.naxis)).unwrap_or(&[])
     }
 
     /// `PCOUNT` (0 when absent in a primary header).
@@ -221,6 +218,15 @@ pub(crate) struct LayoutBuilder {
     have_gcount: bool,
     /// Number of positional mandatory keywords (known once NAXIS is read).
     positional: usize,
+    /// `NAXIS1`.
+    naxis1: u64,
+    /// Product of all axes (`None` on overflow).
+    prod_all: Option<u64>,
+    /// Product of the axes after `NAXIS1` (random groups; `None` on overflow).
+    prod_rest: Option<u64>,
+    /// Whether an axis is 0 (all axes / after `NAXIS1`), making the product 0 regardless.
+    zero_all: bool,
+    zero_rest: bool,
 }
 
 type R = Result<(), HduErrorKind>;
@@ -239,7 +245,6 @@ impl LayoutBuilder {
                 kind: HduKind::Primary,
                 bitpix: 8,
                 naxis: 0,
-                axes: [0; MAX_NAXIS],
                 pcount: 0,
                 gcount: 1,
                 tfields: None,
@@ -255,6 +260,11 @@ impl LayoutBuilder {
             have_pcount: false,
             have_gcount: false,
             positional: 3,
+            naxis1: 0,
+            prod_all: Some(1),
+            prod_rest: Some(1),
+            zero_all: false,
+            zero_rest: false,
         }
     }
 
@@ -292,8 +302,9 @@ impl LayoutBuilder {
         }
     }
 
-    /// Feeds card number `index` (cards before `END` only).
-    pub(crate) fn feed(&mut self, index: usize, card: &Card<'_>) -> R {
+    /// Feeds card number `index` (cards before `END` only). `NAXISn` values are also stored
+    /// in `axes[n - 1]` when `axes` is long enough.
+    pub(crate) fn feed(&mut self, index: usize, card: &Card<'_>, axes: &mut [u64]) -> R {
         let key = card.keyword();
         if index == 0 {
             let first = match key {
@@ -321,7 +332,7 @@ impl LayoutBuilder {
             if card.kind() != CardKind::Value || !Self::is(key, m) {
                 return Err(HduErrorKind::ExpectedKeyword(m));
             }
-            return self.mandatory(m, card.value());
+            return self.mandatory(m, card.value(), axes);
         }
         if card.kind() != CardKind::Value {
             return Ok(());
@@ -350,7 +361,7 @@ impl LayoutBuilder {
         Ok(())
     }
 
-    fn mandatory(&mut self, m: Mandatory, v: Option<&Value<'_>>) -> R {
+    fn mandatory(&mut self, m: Mandatory, v: Option<&Value<'_>>, axes: &mut [u64]) -> R {
         let l = &mut self.layout;
         match m {
             Mandatory::Simple => match v {
@@ -402,11 +413,17 @@ impl LayoutBuilder {
             }
             Mandatory::NaxisN(k) => {
                 let a = int_in(v, 0, i64::MAX, m)?.unsigned_abs();
-                let slot = l
-                    .axes
-                    .get_mut(usize::from(k).wrapping_sub(1))
-                    .ok_or(HduErrorKind::InvalidValue(m))?;
-                *slot = a;
+                if let Some(slot) = axes.get_mut(usize::from(k).wrapping_sub(1)) {
+                    *slot = a;
+                }
+                self.zero_all |= a == 0;
+                self.prod_all = self.prod_all.and_then(|p| p.checked_mul(a));
+                if k == 1 {
+                    self.naxis1 = a;
+                } else {
+                    self.zero_rest |= a == 0;
+                    self.prod_rest = self.prod_rest.and_then(|p| p.checked_mul(a));
+                }
             }
             Mandatory::Pcount => {
                 let p = int_in(v, 0, i64::MAX, m)?.unsigned_abs();
@@ -444,9 +461,9 @@ impl LayoutBuilder {
             return Err(HduErrorKind::MissingKeyword(m));
         }
         let l = &mut self.layout;
-        let mut first_axis = 0;
+        let mut groups = false;
         if self.primary {
-            if l.naxis >= 1 && l.axes[0] == 0 && self.groups {
+            if l.naxis >= 1 && self.naxis1 == 0 && self.groups {
                 if !self.have_pcount {
                     return Err(HduErrorKind::MissingKeyword(Mandatory::Pcount));
                 }
@@ -454,19 +471,21 @@ impl LayoutBuilder {
                     return Err(HduErrorKind::MissingKeyword(Mandatory::Gcount));
                 }
                 l.kind = HduKind::RandomGroups;
-                first_axis = 1;
+                groups = true;
             } else {
                 l.pcount = 0;
                 l.gcount = 1;
             }
         }
-        let axes = l.axes.get(first_axis..usize::from(l.naxis)).unwrap_or(&[]);
-        let elems = if l.naxis == 0 {
+        let (zero, prod) = if groups {
+            (self.zero_rest, self.prod_rest)
+        } else {
+            (self.zero_all, self.prod_all)
+        };
+        let elems = if l.naxis == 0 || zero {
             0
         } else {
-            axes.iter()
-                .try_fold(1u64, |acc, &a| acc.checked_mul(a))
-                .ok_or(HduErrorKind::Overflow)?
+            prod.ok_or(HduErrorKind::Overflow)?
         };
         let bpe = u64::from(l.bitpix.unsigned_abs() / 8);
         let len = l

@@ -21,7 +21,7 @@ pub mod writer;
 pub use card::{Card, CardError, CardErrorKind, CardKind, CARD_LEN};
 pub use error::{HduError, HduErrorKind, Mandatory};
 pub use hdu::{Hdu, Hdus};
-pub use header::{Cards, Header, LongString, Parts};
+pub use header::{Axes, Cards, Header, LongString, Parts};
 pub use layout::{padded, HduKind, HduLayout, ShortName, MAX_NAXIS};
 pub use stream::{HeaderStream, Status};
 pub use value::{BufferTooSmall, FitsStr, Unescaped, Value};

@@ -26,7 +26,7 @@
 
 use super::error::{HduError, HduErrorKind};
 use super::header::Scanner;
-use super::layout::{Expect, HduLayout};
+use super::layout::{Expect, HduLayout, MAX_NAXIS};
 use super::BLOCK_LEN;
 
 /// Result of pushing a block.
@@ -47,8 +47,8 @@ enum State {
 
 /// A header parsed one block at a time.
 ///
-/// Fixed memory: about 8 KiB (the [`HduLayout`] under construction), whatever the header
-/// length. After an error the stream stays failed and returns the same error.
+/// Fixed memory: about 8.2 KiB (the [`HduLayout`] under construction and the axis lengths
+/// in a `[u64; 999]`), whatever the header length. After an error the stream stays failed and returns the same error.
 #[derive(Clone)]
 pub struct HeaderStream {
     scanner: Scanner,
@@ -56,6 +56,7 @@ pub struct HeaderStream {
     start: u64,
     blocks: u64,
     state: State,
+    axes: [u64; MAX_NAXIS],
 }
 
 impl core::fmt::Debug for HeaderStream {
@@ -84,6 +85,7 @@ impl HeaderStream {
             start: header_start,
             blocks: 0,
             state: State::Partial,
+            axes: [0; MAX_NAXIS],
         }
     }
 
@@ -105,7 +107,7 @@ impl HeaderStream {
             State::Partial => {}
         }
         let r = match <&[u8; BLOCK_LEN]>::try_from(block) {
-            Ok(b) => self.scanner.block(b, self.hdu, at),
+            Ok(b) => self.scanner.block(b, self.hdu, at, &mut self.axes),
             Err(_) => Err(HduError::new(
                 self.hdu,
                 at,
@@ -139,6 +141,14 @@ impl HeaderStream {
         match self.state {
             State::Complete => Some(self.scanner.layout()),
             _ => None,
+        }
+    }
+
+    /// `NAXIS1`…`NAXISn`, once the header is complete (empty before).
+    pub fn axes(&self) -> &[u64] {
+        match self.layout() {
+            Some(l) => self.axes.get(..usize::from(l.naxis())).unwrap_or(&[]),
+            None => &[],
         }
     }
 
