@@ -11,7 +11,9 @@
 //!   with `EINVAL`;
 //! * permissions: `counter_info` needs read, `counter_add` write ("alter") permission,
 //!   `counter_remove` the owner, the creator or root;
-//! * removal is immediate: later calls on the id are `EIDRM`, the undo entries vanish.
+//! * removal is immediate: later calls on the id are `EIDRM`, the undo entries vanish;
+//! * `counter_find` answers for every key (`None` for key 0 and for keys without a counter),
+//!   checking no permission, like `semget(key, 0, 0)`.
 
 use alloc::collections::BTreeMap;
 
@@ -56,6 +58,18 @@ impl KernelState {
             },
         );
         Ok(CounterId(id))
+    }
+
+    pub(crate) fn counter_find(&self, pid: u32, key: Key) -> Result<Option<CounterId>, Fail> {
+        self.alive(pid)?;
+        if key == 0 {
+            return Ok(None);
+        }
+        Ok(self
+            .counters
+            .iter()
+            .find(|(_, c)| c.key == Some(key))
+            .map(|(&id, _)| CounterId(id)))
     }
 
     pub(crate) fn counter_info(&self, pid: u32, id: CounterId) -> Result<CounterInfo, Fail> {

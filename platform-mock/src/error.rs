@@ -37,6 +37,8 @@ pub enum CallKind {
     CounterAdd,
     /// `counter_remove`
     CounterRemove,
+    /// `counter_find`
+    CounterFind,
     /// `lock_owner_new`
     LockOwnerNew,
     /// `lock_owner_release`
@@ -51,7 +53,7 @@ pub enum CallKind {
 
 impl CallKind {
     /// Every call kind, in declaration order (the index of a kind is its position here).
-    pub const ALL: [CallKind; 19] = [
+    pub const ALL: [CallKind; 20] = [
         CallKind::SegmentCreate,
         CallKind::SegmentFind,
         CallKind::SegmentInfo,
@@ -66,6 +68,7 @@ impl CallKind {
         CallKind::CounterInfo,
         CallKind::CounterAdd,
         CallKind::CounterRemove,
+        CallKind::CounterFind,
         CallKind::LockOwnerNew,
         CallKind::LockOwnerRelease,
         CallKind::Lock,
@@ -98,6 +101,7 @@ impl CallKind {
             CallKind::CounterInfo => "counter_info",
             CallKind::CounterAdd => "counter_add",
             CallKind::CounterRemove => "counter_remove",
+            CallKind::CounterFind => "counter_find",
             CallKind::LockOwnerNew => "lock_owner_new",
             CallKind::LockOwnerRelease => "lock_owner_release",
             CallKind::Lock => "lock",

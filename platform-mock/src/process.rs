@@ -149,6 +149,12 @@ impl SharedMem for MockProcess {
             .call(pid, CallKind::CounterRemove, |k| k.counter_remove(pid, id))
     }
 
+    fn counter_find(&self, key: Key) -> Result<Option<CounterId>, MockError> {
+        let pid = self.pid;
+        self.kernel
+            .call(pid, CallKind::CounterFind, |k| k.counter_find(pid, key))
+    }
+
     fn lock_owner_new(&self) -> Result<MockLockOwner, MockError> {
         let pid = self.pid;
         self.kernel

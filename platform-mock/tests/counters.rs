@@ -20,6 +20,11 @@ fn create_is_exclusive_and_starts_at_zero() {
     );
     // Segments and counters have separate key spaces (CFITSIO uses one key for both).
     p.segment_create(5, 10).unwrap();
+    assert_eq!(p.counter_find(5).unwrap(), Some(c));
+    assert_eq!(p.counter_find(6).unwrap(), None);
+    assert_eq!(p.counter_find(0).unwrap(), None);
+    // Finding checks no permission (`semget(key, 0, 0)`).
+    assert_eq!(k.spawn_as(2000).counter_find(5).unwrap(), Some(c));
     let private = p.counter_create(0).unwrap();
     assert_eq!(p.counter_info(private).unwrap().key, None);
     assert_ne!(p.counter_create(0).unwrap(), private);
@@ -139,6 +144,7 @@ fn removal_is_immediate_and_forgets_undo() {
             (ErrorKind::NotFound, MockErrno::IdRemoved)
         );
     }
+    assert_eq!(b.counter_find(1).unwrap(), None);
     let again = b.counter_create(1).unwrap();
     assert_ne!(again, id);
     k.kill(a.pid()); // a's undo for the old counter is gone with it

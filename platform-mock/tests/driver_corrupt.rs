@@ -150,10 +150,12 @@ fn recover_repairs_or_removes_only_broken_slots() {
     for s in [1, 2, 3] {
         assert_eq!(raw_entry(&kernel, s), RawEntry::CLEARED);
     }
-    // h2's objects were orphaned by the bad entry: the orphan sweep removes the segment.
+    // h2's objects were orphaned by the bad entry: the orphan sweep removes the segment
+    // and (the mock implements `counter_find`) the counter.
     let rep = r.recover(None).unwrap();
-    assert_eq!(rep.orphans_removed, 1);
+    assert_eq!(rep.orphans_removed, 2);
     assert!(p.segment_find(old2.key).is_err());
+    assert_eq!(p.counter_find(old2.semkey).unwrap(), None);
     // Every remaining segment is the table or named by an entry.
     let named: Vec<i32> = (0..M).map(|s| raw_entry(&kernel, s).handle).collect();
     for s in kernel.objects().segments {
@@ -289,4 +291,36 @@ fn random_entries_never_panic() {
         assert_eq!(d.open_count(), 0);
         set_raw_entry(&kernel, 7, &good);
     }
+}
+
+#[test]
+fn a_missing_file_header_is_a_create_in_progress_and_gets_repaired() {
+    let (kernel, mut d) = setup();
+    make_file(&mut d, "h8", b"payload");
+    let seg = SegmentId(raw_entry(&kernel, 8).handle);
+    // CFITSIO's create writes the file header only after re-taking the lock.
+    kernel.corrupt_segment(seg, 8, &[0; 16]).unwrap();
+    assert_eq!(
+        d.open("h8", Mode::ReadOnly, Wait::No).unwrap_err(),
+        Error::WouldBlock { slot: 8 }
+    );
+    // Recovery (holding the exclusive lock: no creator is alive) writes it; data kept.
+    assert_eq!(
+        d.recover_slot(8).unwrap(),
+        RecoverAction::Repaired("file header rewritten")
+    );
+    assert_eq!(&read_all(&mut d, "h8")[..7], b"payload");
+    // A read-write open writes it too.
+    kernel.corrupt_segment(seg, 8, &[0; 16]).unwrap();
+    let h = d.open("h8", Mode::ReadWrite, Wait::No).unwrap();
+    d.close(h).unwrap();
+    assert_eq!(&read_all(&mut d, "h8")[..7], b"payload");
+    // A damaged (not blank) header: open reports it, recovery rewrites it.
+    kernel.corrupt_segment(seg, 8, &7i32.to_ne_bytes()).unwrap();
+    assert_eq!(open_corrupt(&mut d, "h8"), "file header id");
+    assert_eq!(
+        d.recover_slot(8).unwrap(),
+        RecoverAction::Repaired("file header rewritten")
+    );
+    assert_eq!(&read_all(&mut d, "h8")[..7], b"payload");
 }

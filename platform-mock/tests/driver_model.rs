@@ -8,8 +8,9 @@
 //! process exits, a last one recovers and deletes everything, and the kernel must be empty.
 //!
 //! A failing case shrinks to a short list of steps whose `Debug` form is a readable replay,
-//! e.g. `[p0 Create { slot: 1 }, p1 Open { slot: 1, write: false } [EIO at read#1]]`.
-//! Set `PROPTEST_CASES` to run more or fewer sequences (default 2000).
+//! e.g. `[p0 Create { slot: 1 }, p1 Open { slot: 1, write: false, wait: 0 } [EIO at read#1]]`.
+//! Set `PROPTEST_CASES` to run more or fewer sequences (default 10 000, about half a minute
+//! in a debug build) and `PROPTEST_SEED` to draw other ones.
 
 mod support;
 
@@ -23,7 +24,8 @@ fn op() -> impl Strategy<Value = Op> {
     let slot = 0..SLOTS;
     prop_oneof![
         4 => slot.clone().prop_map(|slot| Op::Create { slot }),
-        5 => (slot.clone(), any::<bool>()).prop_map(|(slot, write)| Op::Open { slot, write }),
+        5 => (slot.clone(), any::<bool>(), prop_oneof![3 => Just(0u8), 1 => Just(1u8), 1 => Just(2u8)])
+            .prop_map(|(slot, write, wait)| Op::Open { slot, write, wait }),
         4 => (0..4usize).prop_map(|handle| Op::Close { handle }),
         5 => (0..4usize, any::<u16>(), prop_oneof![1..200u16, 1..9000u16], any::<u8>())
             .prop_map(|(handle, at, len, byte)| Op::Write { handle, at, len, byte }),
@@ -37,7 +39,7 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 /// The platform calls a driver operation makes, to aim faults at.
-const CALLS: [CallKind; 16] = [
+const CALLS: [CallKind; 17] = [
     CallKind::SegmentCreate,
     CallKind::SegmentFind,
     CallKind::SegmentInfo,
@@ -50,6 +52,7 @@ const CALLS: [CallKind; 16] = [
     CallKind::CounterInfo,
     CallKind::CounterAdd,
     CallKind::CounterRemove,
+    CallKind::CounterFind,
     CallKind::LockOwnerNew,
     CallKind::LockOwnerRelease,
     CallKind::Lock,
@@ -98,7 +101,7 @@ fn cases() -> u32 {
     std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(2000)
+        .unwrap_or(10_000)
 }
 
 /// The sequences are drawn from a fixed seed (`PROPTEST_SEED` overrides it), so a run is
@@ -120,7 +123,7 @@ proptest! {
     })]
 
     #[test]
-    fn driver_on_mock_matches_the_model(steps in proptest::collection::vec(step(), 1..40)) {
+    fn driver_on_mock_matches_the_model(steps in proptest::collection::vec(step(), 1..60)) {
         run(&steps)?;
     }
 }
@@ -150,6 +153,7 @@ fn a_fixed_replay_runs_clean() {
             op: Op::Open {
                 slot: 1,
                 write: false,
+                wait: 0,
             },
             fault: None,
         },
@@ -163,6 +167,7 @@ fn a_fixed_replay_runs_clean() {
             op: Op::Open {
                 slot: 1,
                 write: false,
+                wait: 0,
             },
             fault: None,
         },
@@ -171,6 +176,7 @@ fn a_fixed_replay_runs_clean() {
             op: Op::Open {
                 slot: 1,
                 write: false,
+                wait: 0,
             },
             fault: None,
         },

@@ -69,7 +69,7 @@ fn call_kinds_are_indexed_and_named() {
         assert_eq!(c.index(), i);
         assert_eq!(c.to_string(), c.name());
     }
-    assert_eq!(CallKind::COUNT, 19);
+    assert_eq!(CallKind::COUNT, 20);
     assert!(!CallKind::MappingId.is_fallible());
     assert!(CallKind::Unlock.is_fallible());
 }

@@ -148,6 +148,14 @@ pub struct FileHeader {
 }
 
 impl FileHeader {
+    /// All zeros: not written yet.
+    pub const ZEROED: FileHeader = FileHeader {
+        id: 0,
+        slot: 0,
+        size: 0,
+        nodeidx: 0,
+    };
+
     /// The header of a new file of `slot`.
     pub fn new(slot: u32) -> Self {
         FileHeader {

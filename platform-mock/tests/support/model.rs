@@ -19,6 +19,10 @@ pub struct File {
     /// Write locks the table still counts for writers that died (`nprocdebug` beyond the
     /// open writers), until recover resets them.
     pub stale_writers: i32,
+    /// A failed write may have left bytes past the end: a later write with a gap shows
+    /// them instead of zeros (a gap of the driver, pinned by an ignored scenario test), so
+    /// the gap's content is learned from the driver instead of assumed zero.
+    pub dirty_tail: bool,
 }
 
 /// One open handle.
@@ -45,6 +49,10 @@ pub enum Outcome {
     Exists,
     /// Write through a read-only handle.
     ReadOnly,
+    /// A wait for the slot lock could never end (the process itself holds it).
+    Deadlock,
+    /// A timed wait for the slot lock ran out.
+    TimedOut,
     /// The process's local table is full.
     TooManyHandles,
     /// Anything else (an unexpected error, in words).
@@ -137,6 +145,7 @@ impl Model {
                 data: vec![0; NEW_FILE_LEN],
                 persist: true,
                 stale_writers: 0,
+                dirty_tail: false,
             },
         );
         let id = self.add_open(Open {
@@ -147,14 +156,27 @@ impl Model {
         (Outcome::Ok, Some(id))
     }
 
-    /// Open without waiting: one writer xor many readers; a deleted file cannot be opened
-    /// (and an orphaned deleted one is freed by the attempt).
-    pub fn open(&mut self, proc: usize, slot: u32, mode: Mode) -> (Outcome, Option<u64>) {
+    /// Open: one writer xor many readers; a deleted file cannot be opened (and an orphaned
+    /// deleted one is freed by the attempt). A conflicting lock fails at once without
+    /// waiting (`wait` 0), as a deadlock when waiting (1 forever, 2 with a timeout) on the
+    /// process's own handles, else as would-block (forever: the mock never waits) or
+    /// timed out.
+    pub fn open(&mut self, proc: usize, slot: u32, mode: Mode, wait: u8) -> (Outcome, Option<u64>) {
+        let own_conflict = self
+            .opens_on(slot)
+            .any(|o| o.proc == proc && (mode == Mode::ReadWrite || o.mode == Mode::ReadWrite));
+        if wait != 0 && own_conflict {
+            return (Outcome::Deadlock, None);
+        }
         if self.count_of(proc) >= self.capacity {
             return (Outcome::TooManyHandles, None);
         }
         if self.conflicts(slot, mode) {
-            return (Outcome::WouldBlock, None);
+            let o = match wait {
+                2 => Outcome::TimedOut,
+                _ => Outcome::WouldBlock,
+            };
+            return (o, None);
         }
         match self.files.get_mut(&slot) {
             Some(f) if f.persist => {

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::fmt;
+use std::time::Duration;
 
 use shmfits_core::shm::{Config, Driver, Error, Handle, LockState, Mode, SlotStatus, Wait};
 use shmfits_mock::{CallKind, FaultPlan, FaultRule, MockErrno, MockError, MockKernel, MockProcess};
@@ -26,8 +27,9 @@ pub type Drv = Driver<MockProcess, CAPACITY>;
 pub enum Op {
     /// `create("shmem://h<slot>")`.
     Create { slot: u32 },
-    /// `open(.., ReadWrite if write else ReadOnly, Wait::No)`.
-    Open { slot: u32, write: bool },
+    /// `open(.., ReadWrite if write else ReadOnly, wait)`, `wait` 0: `Wait::No`, 1:
+    /// `Wait::Forever`, 2: `Wait::Timeout(10 ms)`.
+    Open { slot: u32, write: bool, wait: u8 },
     /// Close the process's `handle`-th open handle (modulo their number; nothing if none).
     Close { handle: usize },
     /// Seek to `at` (modulo size + 64) and write `len` bytes of value `byte`.
@@ -161,6 +163,8 @@ pub fn outcome<T>(r: &Result<T, Error<MockError>>) -> Outcome {
         Err(Error::NotFound { .. }) => Outcome::NotFound,
         Err(Error::Exists { .. }) => Outcome::Exists,
         Err(Error::ReadOnly { .. }) => Outcome::ReadOnly,
+        Err(Error::Deadlock { .. }) => Outcome::Deadlock,
+        Err(Error::TimedOut { .. }) => Outcome::TimedOut,
         Err(Error::TooManyHandles { .. }) => Outcome::TooManyHandles,
         Err(e) => Outcome::Other(e.to_string()),
     }
@@ -270,7 +274,7 @@ impl World {
                 self.faulted = true;
                 self.counters_may_leak = true;
                 self.blank_segments_may_leak |=
-                    !alive && matches!(step.op, Op::Create { .. } | Op::Write { .. });
+                    matches!(step.op, Op::Create { .. } | Op::Write { .. });
                 if alive {
                     self.tainted.insert(pid);
                 }
@@ -317,15 +321,21 @@ impl World {
                 }
                 expect(op, got, want)
             }
-            Op::Open { slot, write } => {
+            Op::Open { slot, write, wait } => {
                 let mode = if write {
                     Mode::ReadWrite
                 } else {
                     Mode::ReadOnly
                 };
-                let r = self.driver(p)?.open(&name(slot), mode, Wait::No);
+                let wait = wait % 3;
+                let how = match wait {
+                    0 => Wait::No,
+                    1 => Wait::Forever,
+                    _ => Wait::Timeout(Duration::from_millis(10)),
+                };
+                let r = self.driver(p)?.open(&name(slot), mode, how);
                 let got = outcome(&r);
-                let (want, id) = self.model.open(p, slot, mode);
+                let (want, id) = self.model.open(p, slot, mode, wait);
                 if let (Ok(h), Some(id)) = (&r, id) {
                     self.procs[p].handles.push((id, *h));
                 } else if let Ok(h) = r {
@@ -371,6 +381,21 @@ impl World {
                     }
                 }
                 let want = self.model.write(id, at, &data);
+                let slot = self.model.opens.get(&id).map(|o| o.slot);
+                let dirty = slot
+                    .and_then(|s| self.model.files.get(&s))
+                    .is_some_and(|f| f.dirty_tail);
+                if let (Ok(_), true, Some(slot)) = (&r, dirty && at > size, slot) {
+                    // Learn the gap's content from the driver.
+                    let mut gap = vec![0u8; at - size];
+                    let d = self.driver(p)?;
+                    d.seek(h, size as u64)
+                        .and_then(|()| d.read(h, &mut gap))
+                        .map_err(|e| format!("{op:?}: reading the gap back: {e}"))?;
+                    if let Some(f) = self.model.files.get_mut(&slot) {
+                        f.data[size..at].copy_from_slice(&gap);
+                    }
+                }
                 expect(op, outcome(&r), want)
             }
             Op::Read { handle, at, len } => {
@@ -544,6 +569,7 @@ impl World {
             // only the size is known.
             if let Some(f) = self.model.files.get_mut(&w.slot) {
                 f.data.resize(size, 0);
+                f.dirty_tail = true;
             }
             return Ok(());
         };
@@ -567,6 +593,7 @@ impl World {
             }
         }
         if let Some(f) = self.model.files.get_mut(&w.slot) {
+            f.dirty_tail |= end > data.len();
             f.data = data;
         }
         Ok(())

@@ -60,6 +60,10 @@
 //! lock), a CFITSIO or our writer waits for them, exactly as with CFITSIO's own readers.
 //! *Crash:* the kernel releases the lock, undoes the counter increment and detaches. Nothing
 //! in shared memory was changed.
+//! CFITSIO's create fills the entry, *unlocks*, re-locks for writing and only then writes the
+//! file header; a reader that comes in between finds a blank file header and gets
+//! [`Error::WouldBlock`] (try again). If that creator died there, a read-write open or
+//! `recover` (both hold the exclusive lock, so no creator is alive) writes the header.
 //!
 //! ## Open read-write
 //! Exclusive lock (waiting or not, or with a timeout, as asked), checks as above, attach,
@@ -121,11 +125,12 @@
 //! ## Recover
 //! For every slot whose exclusive lock can be had without waiting (a held lock means someone
 //! alive is using it): a half-cleared entry is cleared; an entry whose segment is gone, or
-//! whose size, headers or keys are impossible, is removed (removing only kernel objects that
-//! match the entry by key and id); a missing counter is recreated under its key; a positive
-//! `nprocdebug` is reset to 0 (dead writer, data kept); a deleted file with no process is
-//! freed. A healthy persistent file with no process attached is left alone (CFITSIO's
-//! `smem -r` deletes it).
+//! whose size, block header or keys are impossible, is removed (removing only kernel objects
+//! that match the entry by key and id and are ours); a missing counter is recreated under its
+//! key; a blank or damaged file header is rewritten (data kept); a positive `nprocdebug` is
+//! reset to 0 (dead writer, data kept); a deleted file with no process is freed. A healthy
+//! persistent file with no process attached is left alone (CFITSIO's `smem -r` deletes it).
+//! With `None`, orphans are removed too (see create and write above).
 //!
 //! ## Whose objects
 //! Unless [`Config::allow_foreign_owners`] is set, the global table, data segments and
@@ -149,11 +154,15 @@
 //! `P::LockOwner`). `N` = 1024 and beyond is supported; put big drivers in a `static` or a
 //! `Box` rather than on a small stack.
 
-mod admin;
+mod delete;
 mod io;
+mod lifecycle;
+mod list;
 mod open;
+mod recover;
 
-pub use admin::{LockState, RecoverAction, RecoverReport, SlotStatus};
+pub use list::{LockState, SlotStatus};
+pub use recover::{RecoverAction, RecoverReport};
 
 use core::fmt;
 
@@ -345,6 +354,8 @@ struct Local<P: SharedMem> {
     entry: Option<Entry>,
     /// With an unpublished shadow: the entry as the table has it (the committed version).
     committed: Option<Entry>,
+    /// Where this handle's writes go.
+    write_mode: WriteMode,
     /// Whether our counter increment is in place.
     counted: bool,
     /// Read/write position in FITS bytes.
@@ -362,6 +373,7 @@ impl<P: SharedMem> Local<P> {
             mapping: None,
             entry: None,
             committed: None,
+            write_mode: WriteMode::Shadow,
             counted: false,
             pos: 0,
         }
@@ -648,6 +660,7 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
         l.generation = l.generation.wrapping_add(1);
         l.slot = slot;
         l.mode = mode;
+        l.write_mode = self.config.write_mode;
         let h = Handle {
             index: u32::try_from(index).map_err(|_| Error::LogicBug {
                 what: "local index beyond u32",

@@ -262,7 +262,7 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             EntryState::Used(e) if !e.persistent() => return Err(Error::NotFound { slot }),
             EntryState::Used(e) => e,
         };
-        let mapping = self.attach_checked(slot, &entry)?;
+        let mapping = self.attach_checked(slot, &entry, p.mode == Mode::ReadWrite)?;
         if let Err(e) = self.platform.counter_add(entry.sem, 1) {
             let _ = self.platform.segment_detach(mapping);
             return Err(plat(slot, "count process")(e));
@@ -296,7 +296,12 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
     /// Find, check and attach the segment an entry names. Checks: the key finds exactly the
     /// entry's segment id, the kernel's key and size of it, the counter's key, the logical
     /// size against the real length, both headers.
-    pub(super) fn attach_checked(&self, slot: u32, e: &Entry) -> Res<P::Mapping, P> {
+    pub(super) fn attach_checked(
+        &self,
+        slot: u32,
+        e: &Entry,
+        exclusive: bool,
+    ) -> Res<P::Mapping, P> {
         let corrupt = |what, value: i64| Error::Corrupt(Corrupt { slot, what, value });
         let found = match self.platform.segment_find(e.key) {
             Ok(id) => id,
@@ -339,7 +344,7 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             .platform
             .segment_attach(e.handle)
             .map_err(plat(slot, "attach segment"))?;
-        match self.check_mapping(slot, e, &m) {
+        match self.check_mapping(slot, e, &m, exclusive) {
             Ok(()) => Ok(m),
             Err(err) => {
                 let _ = self.platform.segment_detach(m);
@@ -348,7 +353,9 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
         }
     }
 
-    fn check_mapping(&self, slot: u32, e: &Entry, m: &P::Mapping) -> Res<(), P> {
+    /// Check length and headers of a mapped segment. With `exclusive` (we hold the slot's
+    /// exclusive lock) a missing file header is written instead of reported.
+    fn check_mapping(&self, slot: u32, e: &Entry, m: &P::Mapping, exclusive: bool) -> Res<(), P> {
         check_against_segment(e, slot, self.platform.mapping_len(m))?;
         let mut hb = [0u8; BLOCK_HEADER_SIZE + FILE_HEADER_SIZE];
         self.platform
@@ -362,6 +369,18 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             what: "file header size",
         })?;
         check_block_header(&bh, slot)?;
+        if fh == FileHeader::ZEROED {
+            // A CFITSIO creator writes the file header only after it released and re-took
+            // the slot lock: a zero header is a create in progress (or one that died there;
+            // `recover` or a read-write open writes the header then).
+            if exclusive {
+                return self
+                    .platform
+                    .write(m, BLOCK_HEADER_SIZE, FileHeader::new(slot).as_bytes())
+                    .map_err(plat(slot, "write file header"));
+            }
+            return Err(Error::WouldBlock { slot });
+        }
         check_file_header(&fh, slot)?;
         Ok(())
     }

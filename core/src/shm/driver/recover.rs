@@ -1,69 +1,18 @@
-//! Delete, list, recover and shutdown. The protocol reasoning is in the
-//! [driver module docs](super).
+//! Recover: repair or remove only what is really broken, and sweep orphans. The protocol
+//! reasoning is in the [driver module docs](super).
 
-use core::fmt;
+use zerocopy::{FromBytes, IntoBytes};
 
-use zerocopy::FromBytes;
-
-use super::{Driver, Handle, Mode, Res};
+use super::{Driver, Res};
 use crate::shm::error::{lock_error, plat, Error};
 use crate::shm::layout::{
-    check_against_segment, check_block_header, check_entry, BlockHeader, Corrupt, Entry,
-    EntryState, RawEntry, ATTR_PERSIST, ATTR_RESIZE, BLOCK_HEADER_SIZE, GRANULE,
+    check_against_segment, check_block_header, check_entry, check_file_header, BlockHeader,
+    Corrupt, Entry, EntryState, FileHeader, RawEntry, BLOCK_HEADER_SIZE, FILE_HEADER_SIZE, GRANULE,
 };
 use crate::shm::platform::{
-    ErrorKind, Key, LockKind, LockRange, PlatformError, SegmentId, SharedMem, Wait,
+    ErrorKind, LockKind, LockRange, PlatformError, SegmentId, SharedMem, Wait,
 };
 use crate::shm::state::State;
-
-/// Lock state of a slot, probed without waiting.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum LockState {
-    /// Nobody holds the slot lock.
-    Unlocked,
-    /// Readers hold it (shared).
-    ReadLocked,
-    /// A writer (or a CFITSIO attach/create/close in progress) holds it exclusively.
-    WriteLocked,
-}
-
-impl fmt::Display for LockState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            LockState::Unlocked => "unlocked",
-            LockState::ReadLocked => "read-locked",
-            LockState::WriteLocked => "write-locked",
-        })
-    }
-}
-
-/// One used slot as [`Driver::list`] saw it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SlotStatus {
-    /// Slot index.
-    pub slot: u32,
-    /// Data segment key (as the table says).
-    pub key: Key,
-    /// Processes attached (the counter's value), if the counter could be read.
-    pub processes: Option<u32>,
-    /// FITS bytes (table size − 16).
-    pub size: u64,
-    /// Attribute flags (`RESIZE` = 4, `PERSIST` = 8).
-    pub attr: u8,
-    /// Write locks the table claims (`nprocdebug`).
-    pub nprocdebug: i32,
-    /// Lock state, probed without waiting.
-    pub lock: LockState,
-    /// Why the entry is inconsistent, if it is.
-    pub corrupt: Option<Corrupt>,
-}
-
-impl SlotStatus {
-    /// Whether the file is deleted and waits for its last close.
-    pub fn deleted(&self) -> bool {
-        self.attr & ATTR_PERSIST == 0
-    }
-}
 
 /// What [`Driver::recover`] did with one slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,174 +45,6 @@ pub struct RecoverReport {
 }
 
 impl<P: SharedMem, const N: usize> Driver<P, N> {
-    /// Delete the file `name`: mark it deleted at once (new opens fail with
-    /// [`Error::NotFound`]), free it now if nobody has it attached, otherwise the last close
-    /// frees it. Never waits.
-    ///
-    /// If a handle of this driver holds the file read-write, the mark is made through it and
-    /// its close frees the file.
-    ///
-    /// # Errors
-    /// [`Error::NotFound`] for an empty or already deleted slot; [`Error::WouldBlock`] if
-    /// another process holds the file read-write; [`Error::Corrupt`]; platform errors.
-    pub fn delete(&mut self, name: &str) -> Res<(), P> {
-        let slot = self.parse(name)?.slot;
-        if let Some(i) = self
-            .locals
-            .iter()
-            .position(|l| l.slot == slot && l.state == State::WriteLocked)
-        {
-            return self.delete_through(i, slot);
-        }
-        let owner = self
-            .platform
-            .lock_owner_new()
-            .map_err(plat(slot, "lock owner"))?;
-        let range = LockRange::slot(slot);
-        let result = (|| {
-            let exclusive = match self
-                .platform
-                .lock(owner, range, LockKind::Exclusive, Wait::No)
-            {
-                Ok(()) => true,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                    self.platform
-                        .lock(owner, range, LockKind::Shared, Wait::No)
-                        .map_err(|e| lock_error(slot, "lock slot to delete", e))?;
-                    false
-                }
-                Err(e) => return Err(lock_error(slot, "lock slot to delete", e)),
-            };
-            let mut e = match self.read_entry(slot)? {
-                EntryState::Used(e) if e.persistent() => e,
-                _ => return Err(Error::NotFound { slot }),
-            };
-            e.attr = ATTR_RESIZE;
-            if exclusive {
-                self.write_raw(slot, &RawEntry::used(&e))?;
-                let count = self
-                    .platform
-                    .counter_info(e.sem)
-                    .map_err(plat(slot, "read counter"))?;
-                if count.value == 0 {
-                    self.destroy(slot, &e)?;
-                }
-                Ok(None)
-            } else {
-                // Only the attribute byte: readers hold the slot, nothing else may change.
-                self.write_attr(slot, ATTR_RESIZE)?;
-                let count = self
-                    .platform
-                    .counter_info(e.sem)
-                    .map_err(plat(slot, "read counter"))?;
-                Ok((count.value == 0).then_some(e))
-            }
-        })();
-        self.drop_owner(owner, slot);
-        if let Some(e) = result? {
-            self.try_reap(slot, Some(&e))?;
-        }
-        Ok(())
-    }
-
-    fn delete_through(&mut self, index: usize, slot: u32) -> Res<(), P> {
-        let l = self.locals.get(index).ok_or(Error::BadHandle)?;
-        let e = l.entry.ok_or(Error::LogicBug {
-            what: "open handle without entry",
-        })?;
-        if !e.persistent() {
-            return Err(Error::NotFound { slot });
-        }
-        // Only the attribute byte: a pending shadow must not be published by this.
-        self.write_attr(slot, ATTR_RESIZE)?;
-        if let Some(l) = self.locals.get_mut(index) {
-            for x in [&mut l.entry, &mut l.committed].into_iter().flatten() {
-                x.attr = ATTR_RESIZE;
-            }
-        }
-        Ok(())
-    }
-
-    fn write_attr(&self, slot: u32, attr: u8) -> Res<(), P> {
-        let off = self.entry_offset(slot)? + 24;
-        self.platform
-            .write(self.table()?, off, &[attr])
-            .map_err(plat(slot, "write attributes"))
-    }
-
-    /// List the used slots into `out` (at most `out.len()`), returning how many were written.
-    /// Entries are read without a lock (a snapshot); each slot's lock state is probed with a
-    /// temporary lock owner without waiting.
-    ///
-    /// # Errors
-    /// Platform errors reading the table or creating the probe owner.
-    pub fn list(&self, out: &mut [SlotStatus]) -> Res<usize, P> {
-        let mut n = 0;
-        for slot in 0..self.config.slots {
-            if n >= out.len() {
-                break;
-            }
-            let raw = self.read_raw(slot)?;
-            if raw == RawEntry::CLEARED {
-                continue;
-            }
-            let corrupt = check_entry(&raw, slot, &self.keys).err();
-            let processes = if raw.sem >= 0 {
-                self.platform
-                    .counter_info(crate::shm::platform::CounterId(raw.sem))
-                    .ok()
-                    .filter(|c| c.key == Some(raw.semkey))
-                    .map(|c| c.value)
-            } else {
-                None
-            };
-            let status = SlotStatus {
-                slot,
-                key: raw.key,
-                processes,
-                size: u64::try_from(raw.size).unwrap_or(0).saturating_sub(16),
-                attr: raw.attr,
-                nprocdebug: raw.nprocdebug,
-                lock: self.probe_lock(slot)?,
-                corrupt,
-            };
-            if let Some(o) = out.get_mut(n) {
-                *o = status;
-            }
-            n += 1;
-        }
-        Ok(n)
-    }
-
-    /// Probe a slot's lock state without waiting, with a temporary owner.
-    ///
-    /// # Errors
-    /// Platform errors other than "would block".
-    pub fn probe_lock(&self, slot: u32) -> Res<LockState, P> {
-        let owner = self
-            .platform
-            .lock_owner_new()
-            .map_err(plat(slot, "lock owner"))?;
-        let range = LockRange::slot(slot);
-        let r = (|| {
-            match self
-                .platform
-                .lock(owner, range, LockKind::Exclusive, Wait::No)
-            {
-                Ok(()) => return Ok(LockState::Unlocked),
-                Err(e) if e.kind() == ErrorKind::WouldBlock => {}
-                Err(e) => return Err(lock_error(slot, "probe lock", e)),
-            }
-            match self.platform.lock(owner, range, LockKind::Shared, Wait::No) {
-                Ok(()) => Ok(LockState::ReadLocked),
-                Err(e) if e.kind() == ErrorKind::WouldBlock => Ok(LockState::WriteLocked),
-                Err(e) => Err(lock_error(slot, "probe lock", e)),
-            }
-        })();
-        self.drop_owner(owner, slot);
-        r
-    }
-
     /// Repair or remove what is really broken, in one slot or (with `None`) in all slots,
     /// plus orphan data segments. Slots whose lock is held are skipped. Healthy persistent
     /// files with no process attached are left alone.
@@ -354,19 +135,18 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
                 return Ok(RecoverAction::Removed(c.what));
             }
         };
-        // The segment: found by key, same id, sizes and headers consistent.
-        if let Err(err) = self.check_segment(slot, &e) {
-            match err {
-                Error::Corrupt(c) => {
-                    self.remove_matching(&raw);
-                    self.write_raw(slot, &RawEntry::CLEARED)?;
-                    return Ok(RecoverAction::Removed(c.what));
-                }
-                other => return Err(other),
+        // The segment: found by key, same id, sizes and block header consistent.
+        let header_fixed = match self.check_segment(slot, &e) {
+            Ok(f) => f,
+            Err(Error::Corrupt(c)) => {
+                self.remove_matching(&raw);
+                self.write_raw(slot, &RawEntry::CLEARED)?;
+                return Ok(RecoverAction::Removed(c.what));
             }
-        }
+            Err(other) => return Err(other),
+        };
         let mut fixed = e;
-        let mut what = None;
+        let mut counter_fixed = false;
         // The counter: recreate it if it is gone.
         let count = match self.platform.counter_info(e.sem) {
             Ok(c) if c.key == Some(e.semkey) => {
@@ -376,33 +156,35 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             Ok(_) | Err(_) => match self.platform.counter_create(e.semkey) {
                 Ok(id) => {
                     fixed.sem = id;
-                    what = Some("counter recreated");
+                    counter_fixed = true;
                     0
                 }
                 Err(err) => return Err(plat(slot, "recreate counter")(err)),
             },
         };
-        if fixed.nprocdebug != 0 {
-            // We hold the exclusive lock: no writer is alive.
-            fixed.nprocdebug = 0;
-            what = Some(what.map_or("nprocdebug of a dead writer reset", |_| {
-                "counter recreated, nprocdebug reset"
-            }));
-        }
+        // We hold the exclusive lock: no writer is alive.
+        let nproc_fixed = fixed.nprocdebug != 0;
+        fixed.nprocdebug = 0;
         if !fixed.persistent() && count == 0 {
             self.destroy(slot, &fixed)?;
             return Ok(RecoverAction::Removed("deleted, no process attached"));
         }
-        match what {
-            Some(w) => {
-                self.write_raw(slot, &RawEntry::used(&fixed))?;
-                Ok(RecoverAction::Repaired(w))
-            }
-            None => Ok(RecoverAction::Healthy),
-        }
+        let what = match (header_fixed, counter_fixed, nproc_fixed) {
+            (false, false, false) => return Ok(RecoverAction::Healthy),
+            (false, false, true) => "nprocdebug of a dead writer reset",
+            (false, true, false) => "counter recreated",
+            (false, true, true) => "counter recreated, nprocdebug reset",
+            (true, false, false) => "file header rewritten",
+            (true, false, true) => "file header rewritten, nprocdebug reset",
+            (true, true, false) => "file header rewritten, counter recreated",
+            (true, true, true) => "file header rewritten, counter recreated, nprocdebug reset",
+        };
+        self.write_raw(slot, &RawEntry::used(&fixed))?;
+        Ok(RecoverAction::Repaired(what))
     }
 
-    fn check_segment(&self, slot: u32, e: &Entry) -> Res<(), P> {
+    /// Check the segment an entry names; returns whether its file header had to be rewritten.
+    fn check_segment(&self, slot: u32, e: &Entry) -> Res<bool, P> {
         let corrupt = |what, value: i64| Error::Corrupt(Corrupt { slot, what, value });
         match self.platform.segment_find(e.key) {
             Ok(id) if id == e.handle => {}
@@ -429,7 +211,26 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             .map_err(plat(slot, "attach segment"))?;
         let r = self.read_block_header(slot, &m).and_then(|bh| {
             check_block_header(&bh, slot)?;
-            Ok(())
+            // The block header is ours: a missing or damaged file header (a CFITSIO creator
+            // that died before writing it, a stray write) is rewritten; the data is kept.
+            let mut fb = [0u8; FILE_HEADER_SIZE];
+            self.platform
+                .read(&m, BLOCK_HEADER_SIZE, &mut fb)
+                .map_err(plat(slot, "read file header"))?;
+            let fh = FileHeader::read_from_bytes(&fb[..]).map_err(|_| Error::LogicBug {
+                what: "file header size",
+            })?;
+            if check_file_header(&fh, slot).is_ok() {
+                return Ok(false);
+            }
+            let mut fixed = FileHeader::new(slot);
+            if fh.size > 0 {
+                fixed.size = fh.size;
+            }
+            self.platform
+                .write(&m, BLOCK_HEADER_SIZE, fixed.as_bytes())
+                .map_err(plat(slot, "write file header"))?;
+            Ok(true)
         });
         let _ = self.platform.segment_detach(m);
         r
@@ -612,112 +413,5 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
         let _ = self.platform.unlock(owner, all);
         let _ = self.platform.lock_owner_release(owner);
         r
-    }
-
-    /// Close every open handle (keeping all written data), detach the global table, and
-    /// remove the table if no slot is in use and no other process has it attached.
-    ///
-    /// # Errors
-    /// The first error of the closes or the table detach; everything is attempted.
-    pub fn shutdown(mut self) -> Res<(), P> {
-        let mut first = None;
-        for i in 0..N {
-            let Some(l) = self.locals.get(i) else { break };
-            if l.state == State::Free {
-                continue;
-            }
-            let h = Handle {
-                index: u32::try_from(i).unwrap_or(u32::MAX),
-                generation: l.generation,
-            };
-            let r = if l.state.is_open() {
-                self.close(h)
-            } else {
-                if let Some(o) = l.owner {
-                    self.drop_owner(o, l.slot);
-                }
-                self.force_free(h)
-            };
-            if let Err(e) = r {
-                first.get_or_insert(e);
-            }
-        }
-        if let Err(e) = self.detach_table() {
-            first.get_or_insert(e);
-        }
-        match first {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
-    }
-
-    fn detach_table(&mut self) -> Res<(), P> {
-        let Some(table) = self.table.take() else {
-            return Ok(());
-        };
-        let id = self.platform.mapping_id(&table);
-        let tab_err = |step| {
-            move |error: P::Error| Error::Platform {
-                slot: None,
-                step,
-                error,
-            }
-        };
-        let owner = match self.platform.lock_owner_new() {
-            Ok(o) => o,
-            Err(e) => {
-                let _ = self.platform.segment_detach(table);
-                return Err(tab_err("lock owner")(e));
-            }
-        };
-        let all = LockRange::all(self.config.slots);
-        let mut remove = false;
-        if self
-            .platform
-            .lock(owner, all, LockKind::Exclusive, Wait::No)
-            .is_ok()
-        {
-            let mut empty = true;
-            for s in 0..self.config.slots {
-                let mut buf = [0u8; crate::shm::layout::ENTRY_SIZE];
-                let off = s as usize * crate::shm::layout::ENTRY_SIZE;
-                match self.platform.read(&table, off, &mut buf) {
-                    Ok(()) => {
-                        if RawEntry::read_from_bytes(&buf[..]).ok() != Some(RawEntry::CLEARED) {
-                            empty = false;
-                            break;
-                        }
-                    }
-                    Err(_) => {
-                        empty = false;
-                        break;
-                    }
-                }
-            }
-            if empty {
-                remove = matches!(self.platform.segment_info(id), Ok(i) if i.attach_count <= 1);
-            }
-        }
-        let detached = self
-            .platform
-            .segment_detach(table)
-            .map_err(tab_err("global table detach"));
-        let removed = if remove && detached.is_ok() {
-            self.platform
-                .segment_remove(id)
-                .map_err(tab_err("global table remove"))
-        } else {
-            Ok(())
-        };
-        let _ = self.platform.unlock(owner, all);
-        let _ = self.platform.lock_owner_release(owner);
-        detached.and(removed)
-    }
-
-    /// Whether a handle of this driver is open on `slot` with `mode`.
-    pub fn holds(&self, slot: u32, mode: Mode) -> bool {
-        self.locals
-            .iter()
-            .any(|l| l.slot == slot && l.state.is_open() && l.mode == mode)
     }
 }
