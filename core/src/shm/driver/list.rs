@@ -2,8 +2,6 @@
 
 use core::fmt;
 
-use zerocopy::{FromBytes, IntoBytes};
-
 use super::{Driver, Res};
 use crate::shm::error::{lock_error, plat};
 use crate::shm::layout::{check_entry, Corrupt, RawEntry, ATTR_PERSIST};
