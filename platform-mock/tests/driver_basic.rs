@@ -322,3 +322,25 @@ fn many_handles() {
     }
     const { assert!(Driver::<MockProcess, 1024>::BYTES_PER_HANDLE < 256) };
 }
+
+#[test]
+fn remove_through_a_handle() {
+    let (kernel, mut d) = setup();
+    // Read-write handle, nobody else: freed by this close.
+    let h = d.create("h2").unwrap();
+    d.write(h, b"short-lived").unwrap();
+    d.remove(h).unwrap();
+    assert_eq!(d.state(h), State::Free);
+    assert_eq!(raw_entry(&kernel, 2), RawEntry::CLEARED);
+    // Read-only handle with another reader: marked now, freed by the other's close.
+    make_file(&mut d, "h3", b"shared");
+    let mut other = driver(&kernel);
+    let oh = other.open("h3", Mode::ReadOnly, Wait::No).unwrap();
+    let h = d.open("h3", Mode::ReadOnly, Wait::No).unwrap();
+    d.remove(h).unwrap();
+    assert_eq!(raw_entry(&kernel, 3).attr, ATTR_RESIZE);
+    assert_eq!(&read_handle(&mut other, oh)[..6], b"shared");
+    other.close(oh).unwrap();
+    assert_eq!(raw_entry(&kernel, 3), RawEntry::CLEARED);
+    assert_eq!(kernel.objects().segments.len(), 1);
+}

@@ -355,3 +355,24 @@ fn readonly_close_never_deletes_a_persistent_file() {
     }
     assert_eq!(&read_all(&mut d, "h8")[..4], b"stay");
 }
+
+#[test]
+fn write_mode_per_handle() {
+    let (kernel, mut d) = setup();
+    let h = d.create("h9").unwrap();
+    assert_eq!(d.write_mode(h).unwrap(), WriteMode::Shadow);
+    d.write(h, b"shadowed").unwrap();
+    assert_eq!(raw_entry(&kernel, 9).size, 2896);
+    // Switching publishes the pending shadow, then writes go in place.
+    d.set_write_mode(h, WriteMode::InPlace).unwrap();
+    let published = raw_entry(&kernel, 9);
+    d.seek(h, 3000).unwrap();
+    d.write(h, b"in place").unwrap();
+    let now = raw_entry(&kernel, 9);
+    assert_eq!(now.handle, published.handle);
+    assert_eq!(now.size, 16 + 3008);
+    d.close(h).unwrap();
+    let all = read_all(&mut d, "h9");
+    assert_eq!(&all[..8], b"shadowed");
+    assert_eq!(&all[3000..], b"in place");
+}

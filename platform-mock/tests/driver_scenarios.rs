@@ -303,11 +303,10 @@ fn a_failed_counter_removal_does_not_leak_the_counter() {
     assert_eq!(k.stats().objects.counters, 0);
 }
 
-/// Known gap of the driver (found by the model-based test): a write whose table update
-/// fails leaves its bytes past the file's end; a later write past the end then shows them
-/// in the gap, where the driver promises zeros.
+/// Found by the model-based test, fixed in the driver: a write whose table update fails
+/// leaves its bytes past the file's end; a later write past the end now zeroes the gap
+/// instead of showing them.
 #[test]
-#[ignore = "driver gap: bytes of a failed write reappear in the gap of a later write past the end"]
 fn a_failed_write_leaves_no_bytes_for_a_later_gap() {
     let k = MockKernel::new();
     let (p, mut a) = driver(&k);

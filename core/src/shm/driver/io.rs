@@ -115,7 +115,7 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             requested: end,
             max: Self::fits_max(),
         })?;
-        let shadow = self.config.write_mode == WriteMode::Shadow;
+        let shadow = self.local(h)?.write_mode == WriteMode::Shadow;
         let cap = {
             let (m, _, _, _) = self.open_local(h)?;
             self.platform.mapping_len(m).saturating_sub(FITS_OFFSET)
@@ -126,9 +126,23 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             self.grow(h, end_us, shadow)?;
         }
         let (m, _, _, _) = self.open_local(h)?;
-        let off = FITS_OFFSET + (end_us - data.len());
+        let start = end_us - data.len();
+        // A write past the end leaves a gap that must read as zeros; the segment may hold
+        // bytes there from an earlier write that failed before it was recorded.
+        let mut gap = e.fits_len()..start;
+        let zeros = [0u8; COPY_CHUNK];
+        while !gap.is_empty() {
+            let n = COPY_CHUNK.min(gap.len());
+            let chunk = zeros
+                .get(..n)
+                .ok_or(Error::LogicBug { what: "gap chunk" })?;
+            self.platform
+                .write(m, FITS_OFFSET + gap.start, chunk)
+                .map_err(plat(slot, "zero the gap"))?;
+            gap.start += n;
+        }
         self.platform
-            .write(m, off, data)
+            .write(m, FITS_OFFSET + start, data)
             .map_err(plat(slot, "write data"))?;
         if end_us > e.fits_len() {
             let mut ne = self.open_local(h)?.1;
@@ -385,6 +399,27 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
     pub fn view(&self, h: Handle) -> Res<(&P::Mapping, Range<usize>), P> {
         let (m, e, _, _) = self.open_local(h)?;
         Ok((m, FITS_OFFSET..FITS_OFFSET + e.fits_len()))
+    }
+
+    /// Where this handle's writes go (initially [`Config::write_mode`](super::Config)).
+    ///
+    /// # Errors
+    /// [`Error::BadHandle`].
+    pub fn write_mode(&self, h: Handle) -> Res<WriteMode, P> {
+        Ok(self.local(h)?.write_mode)
+    }
+
+    /// Change where this handle's writes go. Switching from [`WriteMode::Shadow`] publishes
+    /// a pending shadow first (as [`Driver::flush`]).
+    ///
+    /// # Errors
+    /// [`Error::BadHandle`]; the errors of [`Driver::flush`].
+    pub fn set_write_mode(&mut self, h: Handle, mode: WriteMode) -> Res<(), P> {
+        if self.local(h)?.committed.is_some() {
+            self.flush(h)?;
+        }
+        self.local_mut(h)?.write_mode = mode;
+        Ok(())
     }
 
     /// The slot of an open handle.

@@ -154,11 +154,15 @@
 //! `P::LockOwner`). `N` = 1024 and beyond is supported; put big drivers in a `static` or a
 //! `Box` rather than on a small stack.
 
-mod admin;
+mod delete;
 mod io;
+mod lifecycle;
+mod list;
 mod open;
+mod recover;
 
-pub use admin::{LockState, RecoverAction, RecoverReport, SlotStatus};
+pub use list::{LockState, SlotStatus};
+pub use recover::{RecoverAction, RecoverReport};
 
 use core::fmt;
 
@@ -350,6 +354,8 @@ struct Local<P: SharedMem> {
     entry: Option<Entry>,
     /// With an unpublished shadow: the entry as the table has it (the committed version).
     committed: Option<Entry>,
+    /// Where this handle's writes go.
+    write_mode: WriteMode,
     /// Whether our counter increment is in place.
     counted: bool,
     /// Read/write position in FITS bytes.
@@ -367,6 +373,7 @@ impl<P: SharedMem> Local<P> {
             mapping: None,
             entry: None,
             committed: None,
+            write_mode: WriteMode::Shadow,
             counted: false,
             pos: 0,
         }
@@ -653,6 +660,7 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
         l.generation = l.generation.wrapping_add(1);
         l.slot = slot;
         l.mode = mode;
+        l.write_mode = self.config.write_mode;
         let h = Handle {
             index: u32::try_from(index).map_err(|_| Error::LogicBug {
                 what: "local index beyond u32",

@@ -1,0 +1,123 @@
+//! Delete by name and remove through a handle: mark deleted at once, free at the last
+//! close. The protocol reasoning is in the [driver module docs](super).
+
+use super::{Driver, Handle, Res};
+use crate::shm::error::{lock_error, plat, Error};
+use crate::shm::layout::{EntryState, RawEntry, ATTR_RESIZE};
+use crate::shm::platform::{ErrorKind, LockKind, LockRange, PlatformError, SharedMem, Wait};
+use crate::shm::state::State;
+
+impl<P: SharedMem, const N: usize> Driver<P, N> {
+    /// Delete the file `name`: mark it deleted at once (new opens fail with
+    /// [`Error::NotFound`]), free it now if nobody has it attached, otherwise the last close
+    /// frees it. Never waits.
+    ///
+    /// If a handle of this driver holds the file read-write, the mark is made through it and
+    /// its close frees the file.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] for an empty or already deleted slot; [`Error::WouldBlock`] if
+    /// another process holds the file read-write; [`Error::Corrupt`]; platform errors.
+    pub fn delete(&mut self, name: &str) -> Res<(), P> {
+        let slot = self.parse(name)?.slot;
+        if let Some(i) = self
+            .locals
+            .iter()
+            .position(|l| l.slot == slot && l.state == State::WriteLocked)
+        {
+            return self.delete_through(i, slot);
+        }
+        let owner = self
+            .platform
+            .lock_owner_new()
+            .map_err(plat(slot, "lock owner"))?;
+        let range = LockRange::slot(slot);
+        let result = (|| {
+            let exclusive = match self
+                .platform
+                .lock(owner, range, LockKind::Exclusive, Wait::No)
+            {
+                Ok(()) => true,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    self.platform
+                        .lock(owner, range, LockKind::Shared, Wait::No)
+                        .map_err(|e| lock_error(slot, "lock slot to delete", e))?;
+                    false
+                }
+                Err(e) => return Err(lock_error(slot, "lock slot to delete", e)),
+            };
+            let mut e = match self.read_entry(slot)? {
+                EntryState::Used(e) if e.persistent() => e,
+                _ => return Err(Error::NotFound { slot }),
+            };
+            e.attr = ATTR_RESIZE;
+            if exclusive {
+                self.write_raw(slot, &RawEntry::used(&e))?;
+                let count = self
+                    .platform
+                    .counter_info(e.sem)
+                    .map_err(plat(slot, "read counter"))?;
+                if count.value == 0 {
+                    self.destroy(slot, &e)?;
+                }
+                Ok(None)
+            } else {
+                // Only the attribute byte: readers hold the slot, nothing else may change.
+                self.write_attr(slot, ATTR_RESIZE)?;
+                let count = self
+                    .platform
+                    .counter_info(e.sem)
+                    .map_err(plat(slot, "read counter"))?;
+                Ok((count.value == 0).then_some(e))
+            }
+        })();
+        self.drop_owner(owner, slot);
+        if let Some(e) = result? {
+            self.try_reap(slot, Some(&e))?;
+        }
+        Ok(())
+    }
+
+    /// Delete the file open through `h` and close `h` (CFITSIO's `smem_remove` on an open
+    /// file): it is marked deleted through the lock `h` holds, and freed by this close if no
+    /// other process has it, else by the last close.
+    ///
+    /// # Errors
+    /// [`Error::BadHandle`]; [`Error::NotFound`] if it was already deleted (`h` is closed
+    /// all the same); the errors of [`Driver::close`].
+    pub fn remove(&mut self, h: Handle) -> Res<(), P> {
+        let l = self.local(h)?;
+        if !l.state.is_open() {
+            return Err(Error::BadHandle);
+        }
+        let slot = l.slot;
+        let marked = self.delete_through(h.index(), slot);
+        let closed = self.close(h);
+        marked.and(closed)
+    }
+
+    fn delete_through(&mut self, index: usize, slot: u32) -> Res<(), P> {
+        let l = self.locals.get(index).ok_or(Error::BadHandle)?;
+        let e = l.entry.ok_or(Error::LogicBug {
+            what: "open handle without entry",
+        })?;
+        if !e.persistent() {
+            return Err(Error::NotFound { slot });
+        }
+        // Only the attribute byte: a pending shadow must not be published by this.
+        self.write_attr(slot, ATTR_RESIZE)?;
+        if let Some(l) = self.locals.get_mut(index) {
+            for x in [&mut l.entry, &mut l.committed].into_iter().flatten() {
+                x.attr = ATTR_RESIZE;
+            }
+        }
+        Ok(())
+    }
+
+    fn write_attr(&self, slot: u32, attr: u8) -> Res<(), P> {
+        let off = self.entry_offset(slot)? + 24;
+        self.platform
+            .write(self.table()?, off, &[attr])
+            .map_err(plat(slot, "write attributes"))
+    }
+}
