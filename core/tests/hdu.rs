@@ -216,6 +216,13 @@ fn stream_errors() {
     assert_eq!(e.card, Some(0));
     let mut s = HeaderStream::new(1, 0);
     assert!(matches!(s.push(&f), Ok(Status::Complete(_))));
+    // Offsets near the top of u64 saturate instead of overflowing.
+    let mut bad = f.clone();
+    bad[100] = 0;
+    let mut s = HeaderStream::new(1, u64::MAX - 5);
+    let e = s.push(&bad).unwrap_err();
+    assert_eq!(e.offset, u64::MAX);
+    assert_eq!(e.card, Some(1));
 }
 
 #[test]

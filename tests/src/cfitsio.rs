@@ -16,7 +16,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
 /// Environment variable that turns a missing CFITSIO from a skip into a failure.
 pub const REQUIRE_ENV: &str = "SHMFITS_REQUIRE_CFITSIO";
@@ -119,8 +119,16 @@ fn skip_or_fail(what: &str, why: &str) {
         !required(),
         "{msg}\n{REQUIRE_ENV}=1 is set, so this is a failure"
     );
-    // straight to fd 2, past the test harness's output capture, so a skip is never silent
-    let _ = writeln!(std::io::stderr(), "{msg}");
+    // once per test (proptest cases would repeat it), straight to fd 2, past the test
+    // harness's output capture, so a skip is never silent
+    static SHOWN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let mut shown = SHOWN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !shown.iter().any(|w| w == what) {
+        shown.push(what.to_owned());
+        let _ = writeln!(std::io::stderr(), "{msg}");
+    }
 }
 
 /// FNV-1a, to name compiled programs after their source so stale binaries are never reused.
@@ -227,6 +235,20 @@ fn build() -> Result<Cfitsio, String> {
 }
 
 impl Cfitsio {
+    /// `fitscopy` for a test that needs it, or `None` after the loud skip notice.
+    ///
+    /// # Panics
+    /// When it is missing and `SHMFITS_REQUIRE_CFITSIO=1` is set.
+    pub fn require_fitscopy(&self, what: &str) -> Option<&Path> {
+        if self.fitscopy.is_none() {
+            skip_or_fail(
+                what,
+                "fitscopy is not installed (apt-get install libcfitsio-bin)",
+            );
+        }
+        self.fitscopy.as_deref()
+    }
+
     /// The directory of files that `mkfits` wrote (made once per source version).
     ///
     /// # Panics

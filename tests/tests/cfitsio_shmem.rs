@@ -64,7 +64,7 @@ fn cfitsio_writes_grows_and_reads_shmem() {
     assert_eq!(l.hdus[0].image, Some((16, vec![100, 80])));
     assert_eq!(l.hdus[2].image, Some((-32, vec![100, 80])));
 
-    if let Some(fitscopy) = &c.fitscopy {
+    if let Some(fitscopy) = c.require_fitscopy("cfitsio_writes_grows_and_reads_shmem (fitscopy)") {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("copy.fits");
         let st = Command::new(fitscopy)

@@ -157,7 +157,7 @@ fn cfitsio_writes_we_read() {
     };
     let keys = CfitsioKeys::new(0x5348_4300, SLOTS);
     // fitscopy a multi-extension file into h2: identical bytes and HDUs on our side
-    if let Some(fitscopy) = &c.fitscopy {
+    if let Some(fitscopy) = c.require_fitscopy("cfitsio_writes_we_read (fitscopy)") {
         let src = c.corpus().join("image_ext.fits");
         run(&keys, fitscopy, &[src.to_str().unwrap(), "shmem://h2"]);
         let mut d = driver(&keys);
@@ -169,8 +169,6 @@ fn cfitsio_writes_we_read() {
         );
         agree(c, &keys, "shmem://h2", &bytes);
         d.shutdown().unwrap();
-    } else {
-        cfitsio::require_fitsverify("cfitsio_writes_we_read (fitscopy)");
     }
     // a file CFITSIO grew (primary + 3 extensions, reallocated on each): pixels as written
     let out = run(&keys, &c.shmwrite, &["shmem://h3", "100", "80", "3"]);
@@ -209,7 +207,7 @@ fn we_write_cfitsio_reads() {
     write_all(&mut d, "shmem://h5", &small, small.len());
     agree(c, &keys, "shmem://h4", &bytes);
     agree(c, &keys, "shmem://h5", &small);
-    if let Some(fitscopy) = &c.fitscopy {
+    if let Some(fitscopy) = c.require_fitscopy("we_write_cfitsio_reads (fitscopy)") {
         let dir = tempfile::tempdir().unwrap();
         for (name, want) in [("shmem://h4", &bytes), ("shmem://h5", &small)] {
             let out = dir.path().join("out.fits");
@@ -219,7 +217,7 @@ fn we_write_cfitsio_reads() {
                 &std::fs::read(&out).unwrap() == want,
                 "fitscopy {name} differs"
             );
-            if c.fitsverify.is_some() {
+            if cfitsio::require_fitsverify("we_write_cfitsio_reads (fitsverify)").is_some() {
                 let v = c.fitsverify(&out).unwrap();
                 assert_eq!(v.errors, 0, "fitsverify {name}:\n{}", v.report);
             }

@@ -2,6 +2,17 @@
 //! data padded to a multiple of 2880 bytes. The walk reads headers only; data bytes are
 //! never touched.
 //!
+//! Where to find what `smem info --json` prints, per HDU: `index` = [`Hdu::index`], `kind` =
+//! [`Hdu::kind`]`.name()`, `bitpix` / `pcount` / `gcount` = [`Hdu::layout`], `naxis` =
+//! [`Hdu::axes`], `header_start` = [`Hdu::header_start`], `data_start` =
+//! [`Hdu::data_start`], `data_len` = [`Hdu::data_len`] (unpadded), `data_end` =
+//! [`Hdu::padded_end`] (padded: where the next HDU starts; note that [`Hdu::data_end`] is
+//! the *unpadded* end), `extname` = [`Hdu::extname`]; per card ([`Hdu::cards`]): `key` =
+//! [`Card::keyword`](super::Card::keyword), `value` = [`Card::raw_value`](super::Card::raw_value),
+//! `comment` = [`Card::comment`](super::Card::comment), `type` =
+//! [`Card::type_name`](super::Card::type_name); on error ([`HduError`]): `offset`, `hdu`,
+//! `card` fields and `kind` (its `Display` is the message without the location).
+//!
 //! ```
 //! use shmfits_core::fits::{HeaderBuilder, Hdus, HduKind};
 //!
@@ -76,7 +87,8 @@ impl<'a> Hdu<'a> {
         self.header.axes()
     }
 
-    /// The cards before `END` (borrowed; no allocation).
+    /// The cards before `END` (borrowed; no allocation). For an HDU yielded by [`Hdus`]
+    /// every card parses (the walk checked them), so the items are all `Ok`.
     pub fn cards(&self) -> Cards<'a> {
         self.header.cards()
     }

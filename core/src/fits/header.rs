@@ -61,7 +61,7 @@ impl Scanner {
         axes: &mut [u64],
     ) -> Result<bool, HduError> {
         for (k, raw) in block.chunks_exact(CARD_LEN).enumerate() {
-            let card_at = at + (k * CARD_LEN) as u64;
+            let card_at = at.saturating_add((k * CARD_LEN) as u64);
             if self.ended {
                 if raw.iter().any(|&b| b != b' ') {
                     return Err(HduError {
@@ -84,7 +84,7 @@ impl Scanner {
             let card = Card::parse(raw, index).map_err(|e| HduError {
                 hdu,
                 card: Some(index),
-                offset: card_at + e.offset as u64,
+                offset: card_at.saturating_add(e.offset as u64),
                 kind: HduErrorKind::Card(e.kind),
             })?;
             if card.kind() == CardKind::End {

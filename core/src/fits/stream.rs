@@ -154,7 +154,7 @@ impl HeaderStream {
 
     /// Header bytes accepted so far (a multiple of 2880; the header length once complete).
     pub const fn header_len(&self) -> u64 {
-        self.blocks * BLOCK_LEN as u64
+        self.blocks.saturating_mul(BLOCK_LEN as u64)
     }
 
     /// Number of cards before `END` seen so far.

@@ -202,7 +202,7 @@ impl HduInfo {
             index: hdu.index(),
             kind: kind_name(l.kind()),
             bitpix: i32::from(l.bitpix()),
-            naxis: l.axes().to_vec(),
+            naxis: hdu.axes().collect(),
             pcount: l.pcount(),
             gcount: l.gcount(),
             header_start: u64_of(hdu.header_start()),
