@@ -331,3 +331,58 @@ fn a_failed_write_leaves_no_bytes_for_a_later_gap() {
         &gap[..4]
     );
 }
+
+/// Known gap of the driver (found by the model-based test with shadow writes): when the
+/// first write after an open makes the shadow and detaching the published segment fails,
+/// `make_shadow` returns before it records the published entry (`committed`), so the next
+/// write makes a second shadow from the first and publishing at close then finds the table
+/// "changed behind the write lock".
+#[test]
+#[ignore = "driver gap: a failed detach while making a shadow loses track of the published entry"]
+fn a_failed_detach_while_making_a_shadow_still_publishes_at_close() {
+    let k = MockKernel::new();
+    let p = k.spawn();
+    let mut a = Drv::new(p.clone(), Config::new(KEY_BASE, SLOTS)).unwrap();
+    let h = a.create("shmem://h1").unwrap();
+    a.close(h).unwrap();
+    let h = a.open("shmem://h1", Mode::ReadWrite, Wait::No).unwrap();
+    k.set_faults(
+        FaultPlan::new(0)
+            .with(FaultRule::nth(CallKind::SegmentDetach, 1, MockErrno::Io).in_process(p.pid())),
+    );
+    let _ = a.write(h, b"A");
+    k.clear_faults();
+    a.seek(h, 0).unwrap();
+    a.write(h, b"B").unwrap();
+    a.close(h).unwrap();
+    let (_, mut b) = driver(&k);
+    assert_eq!(read_all(&mut b, "shmem://h1").unwrap()[0], b'B');
+}
+
+/// Known gap of the driver (found by the model-based test): freeing a file removes its
+/// counter first; if the process dies (or the segment removal fails) right after, the entry
+/// stays and names a counter key that is free again, and another file's create may take it.
+/// Recover then tries to recreate the counter under that key, fails with `EEXIST`, and
+/// reports an error instead of dealing with the slot.
+#[test]
+#[ignore = "driver gap: recover fails when a lost counter's key was reused by another file"]
+fn recover_copes_with_a_lost_counter_whose_key_was_reused() {
+    let k = MockKernel::new();
+    let (p, mut a) = driver(&k);
+    let h = a.create("shmem://h3").unwrap();
+    a.close(h).unwrap();
+    let semkey = status(&a, 3).unwrap().key; // created under one key: segment and counter
+    k.set_faults(
+        FaultPlan::new(0)
+            .with(FaultRule::crash_nth(CallKind::SegmentRemove, 1).in_process(p.pid())),
+    );
+    assert!(a.delete("shmem://h3").is_err());
+    k.clear_faults();
+    drop(a);
+    // Another file's counter now lives under the freed key.
+    let other = k.spawn();
+    other.counter_create(semkey).unwrap();
+    let (_, mut b) = driver(&k);
+    b.recover(None).unwrap();
+    assert!(status(&b, 3).is_none(), "the deleted file is freed");
+}

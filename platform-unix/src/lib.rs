@@ -7,6 +7,7 @@
 //! * [`Shm`] and [`ShmFile`] are the std API: `create`, `open`/`try_open`/`open_timeout`,
 //!   `Read`/`Write`/`Seek`, zero-copy [`ShmFile::as_bytes`], typed big-endian
 //!   [`ShmFile::values`] and the HDU walk [`ShmFile::hdus`].
+//! * [`cli`] is the `smem` command line (the binary only calls [`cli::main`]).
 //! * Every failure is a [`SysError`] naming the call, the errno and, where one applies, the
 //!   kernel limit.
 //!
@@ -14,6 +15,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod cli;
 mod config;
 mod error;
 mod file;

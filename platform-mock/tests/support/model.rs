@@ -12,8 +12,11 @@ pub const NEW_FILE_LEN: usize = 2880;
 /// One file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct File {
-    /// Its FITS bytes.
+    /// Its FITS bytes as every opener sees them (the published version).
     pub data: Vec<u8>,
+    /// With shadow writes: the writer's unpublished version, published by flush or close and
+    /// lost if the writer dies.
+    pub working: Option<Vec<u8>>,
     /// Cleared by delete: the file goes with its last close.
     pub persist: bool,
     /// Write locks the table still counts for writers that died (`nprocdebug` beyond the
@@ -69,13 +72,17 @@ pub struct Model {
     next: u64,
     /// Handles one process may have open at once.
     pub capacity: usize,
+    /// Shadow writes (published on flush/close) instead of in-place writes.
+    pub shadow: bool,
 }
 
 impl Model {
-    /// An empty model whose processes can hold `capacity` handles each.
-    pub fn new(capacity: usize) -> Self {
+    /// An empty model whose processes can hold `capacity` handles each, with shadow or
+    /// in-place writes.
+    pub fn new(capacity: usize, shadow: bool) -> Self {
         Model {
             capacity,
+            shadow,
             ..Model::default()
         }
     }
@@ -143,6 +150,7 @@ impl Model {
             slot,
             File {
                 data: vec![0; NEW_FILE_LEN],
+                working: None,
                 persist: true,
                 stale_writers: 0,
                 dirty_tail: false,
@@ -195,10 +203,41 @@ impl Model {
         (Outcome::Ok, Some(id))
     }
 
-    /// Close: the last close of a deleted file frees it.
+    /// Flush: a writer's unpublished version becomes the published one.
+    pub fn flush(&mut self, id: u64) {
+        let Some(o) = self.opens.get(&id).copied() else {
+            return;
+        };
+        if o.mode != Mode::ReadWrite {
+            return;
+        }
+        if let Some(f) = self.files.get_mut(&o.slot) {
+            if let Some(w) = f.working.take() {
+                f.data = w;
+            }
+        }
+    }
+
+    /// Close: publishes, and the last close of a deleted file frees it.
     pub fn close(&mut self, id: u64) {
+        self.flush(id);
         if let Some(o) = self.opens.remove(&id) {
             self.reap(o.slot);
+        }
+    }
+
+    /// The bytes handle `id` sees: a writer its own unpublished version, everyone else the
+    /// published one.
+    pub fn view(&self, id: u64) -> Vec<u8> {
+        let Some(o) = self.opens.get(&id) else {
+            return Vec::new();
+        };
+        let Some(f) = self.files.get(&o.slot) else {
+            return Vec::new();
+        };
+        match (&f.working, o.mode) {
+            (Some(w), Mode::ReadWrite) => w.clone(),
+            _ => f.data.clone(),
         }
     }
 
@@ -210,23 +249,26 @@ impl Model {
         if o.mode != Mode::ReadWrite {
             return Outcome::ReadOnly;
         }
+        let shadow = self.shadow;
         let Some(f) = self.files.get_mut(&o.slot) else {
             return Outcome::Other("model: open handle without file".into());
         };
-        if f.data.len() < at + data.len() {
-            f.data.resize(at + data.len(), 0);
+        let target = if shadow {
+            f.working.get_or_insert_with(|| f.data.clone())
+        } else {
+            &mut f.data
+        };
+        if target.len() < at + data.len() {
+            target.resize(at + data.len(), 0);
         }
-        f.data[at..at + data.len()].copy_from_slice(data);
+        target[at..at + data.len()].copy_from_slice(data);
         Outcome::Ok
     }
 
-    /// What a read of `len` bytes at `at` returns.
+    /// What a read of `len` bytes at `at` through handle `id` returns.
     pub fn read(&self, id: u64, at: usize, len: usize) -> Vec<u8> {
-        let Some(f) = self.opens.get(&id).and_then(|o| self.files.get(&o.slot)) else {
-            return Vec::new();
-        };
-        f.data
-            .get(at.min(f.data.len())..(at + len).min(f.data.len()))
+        let v = self.view(id);
+        v.get(at.min(v.len())..at.saturating_add(len).min(v.len()))
             .unwrap_or_default()
             .to_vec()
     }
@@ -281,6 +323,7 @@ impl Model {
                 if o.mode == Mode::ReadWrite {
                     if let Some(f) = self.files.get_mut(&o.slot) {
                         f.stale_writers += 1;
+                        f.working = None;
                     }
                 }
             }

@@ -5,7 +5,9 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::time::Duration;
 
-use shmfits_core::shm::{Config, Driver, Error, Handle, LockState, Mode, SlotStatus, Wait};
+use shmfits_core::shm::{
+    Config, Driver, Error, Handle, LockState, Mode, SlotStatus, Wait, WriteMode,
+};
 use shmfits_mock::{CallKind, FaultPlan, FaultRule, MockErrno, MockError, MockKernel, MockProcess};
 
 use super::model::{Model, Outcome};
@@ -41,6 +43,8 @@ pub enum Op {
     },
     /// Seek to `at` (modulo size + 64) and read `len` bytes.
     Read { handle: usize, at: u16, len: u16 },
+    /// `flush` of the process's `handle`-th open handle.
+    Flush { handle: usize },
     /// `delete("shmem://h<slot>")`.
     Delete { slot: u32 },
     /// `recover(None)`.
@@ -116,16 +120,6 @@ pub struct World {
     /// A fault fired at some point: orphan segments may exist until a recover with all
     /// slots free.
     pub faulted: bool,
-    /// A fault fired: a counter may be left behind for good, value 0 — by a create that
-    /// died between making the counter and writing the entry (documented by the driver as
-    /// harmless), or by a free whose `counter_remove` failed while the segment removal and
-    /// the entry clear went on (a gap of the driver: nothing names the counter afterwards).
-    pub counters_may_leak: bool,
-    /// A process was killed inside a create or a write, possibly between creating a data
-    /// segment and writing its block header: such a zero-filled segment is named by no entry
-    /// and carries nothing that marks it as ours, so recover cannot tell it from a stranger's
-    /// and it stays (a gap of the driver, see `driver_scenarios.rs`).
-    pub blank_segments_may_leak: bool,
     /// Slots a fault left in a state only recover repairs (a counter missing, a corrupt
     /// entry, a counter that disagrees with the handles): the model's predictions for them
     /// are uncertain, so they are re-learned after every step, and compared strictly again
@@ -133,6 +127,10 @@ pub struct World {
     pub suspect: BTreeSet<u32>,
     /// The write in progress: what a faulted write may have left is checked against it.
     last_write: Option<LastWrite>,
+    /// How the drivers write.
+    pub mode: WriteMode,
+    /// Shadow segments of writers that died unpublished: orphans until a recover sweeps them.
+    pub orphan_shadows: usize,
 }
 
 /// A write's slot, range, byte and the file's bytes before it.
@@ -144,11 +142,10 @@ struct LastWrite {
     old: Vec<u8>,
 }
 
-/// The driver's configuration for the simulation. The model has in-place write semantics
-/// (every write is in the table at once); the driver's default is shadow writes published on
-/// flush/close, so ask for in-place here.
-pub fn config() -> Config {
-    Config::new(KEY_BASE, SLOTS).with_write_mode(shmfits_core::shm::WriteMode::InPlace)
+/// The driver's configuration for the simulation, with shadow writes (the driver's default:
+/// published on flush/close) or in-place writes (every write in the table at once).
+pub fn config(mode: WriteMode) -> Config {
+    Config::new(KEY_BASE, SLOTS).with_write_mode(mode)
 }
 
 fn name(slot: u32) -> String {
@@ -184,17 +181,17 @@ fn blank_status() -> SlotStatus {
 }
 
 impl World {
-    /// A kernel with `PROCS` processes, each with a driver.
-    pub fn new() -> Self {
+    /// A kernel with `PROCS` processes, each with a driver writing in `mode`.
+    pub fn new(mode: WriteMode) -> Self {
         let kernel = MockKernel::new();
         let mut w = World {
             kernel,
+            mode,
+            orphan_shadows: 0,
             procs: Vec::new(),
-            model: Model::new(CAPACITY),
+            model: Model::new(CAPACITY, mode == WriteMode::Shadow),
             tainted: BTreeSet::new(),
             faulted: false,
-            counters_may_leak: false,
-            blank_segments_may_leak: false,
             suspect: BTreeSet::new(),
             last_write: None,
         };
@@ -207,7 +204,7 @@ impl World {
 
     fn fresh_proc(&self) -> Result<Proc, String> {
         let process = self.kernel.spawn();
-        let driver = Drv::new(process.clone(), config())
+        let driver = Drv::new(process.clone(), config(self.mode))
             .map_err(|e| format!("Driver::new on a fresh process: {e}"))?;
         Ok(Proc {
             process,
@@ -234,6 +231,19 @@ impl World {
 
     /// Replace process `p` after its death (the kernel has cleaned up after it).
     fn replace(&mut self, p: usize) -> Result<(), String> {
+        let abandoned = self
+            .model
+            .opens
+            .values()
+            .filter(|o| o.proc == p && o.mode == Mode::ReadWrite)
+            .filter(|o| {
+                self.model
+                    .files
+                    .get(&o.slot)
+                    .is_some_and(|f| f.working.is_some())
+            })
+            .count();
+        self.orphan_shadows += abandoned;
         self.model.crash(p);
         self.tainted.remove(&self.procs[p].process.pid());
         self.procs[p].driver = None;
@@ -272,9 +282,6 @@ impl World {
             Err(e) if !fired => return Err(e),
             Err(_) | Ok(()) if fired => {
                 self.faulted = true;
-                self.counters_may_leak = true;
-                self.blank_segments_may_leak |=
-                    matches!(step.op, Op::Create { .. } | Op::Write { .. });
                 if alive {
                     self.tainted.insert(pid);
                 }
@@ -303,6 +310,18 @@ impl World {
             }
         }
         self.last_write = None;
+        if matches!(step.op, Op::Recover) && !fired {
+            // What the sweep left (slots in use keep their orphans for later).
+            let shadows = self
+                .model
+                .files
+                .values()
+                .filter(|f| f.working.is_some())
+                .count();
+            let live = self.kernel.stats().objects.segments_live;
+            let want = 1 + self.model.files.len() + shadows;
+            self.orphan_shadows = self.orphan_shadows.min(live.saturating_sub(want));
+        }
         self.check()
     }
 
@@ -420,6 +439,14 @@ impl World {
                 }
                 Ok(())
             }
+            Op::Flush { handle } => {
+                let Some((id, h)) = self.pick(p, handle) else {
+                    return Ok(());
+                };
+                let r = self.driver(p)?.flush(h);
+                self.model.flush(id);
+                expect(op, outcome(&r), Outcome::Ok)
+            }
             Op::Delete { slot } => {
                 let r = self.driver(p)?.delete(&name(slot));
                 let want = self.model.delete(p, slot);
@@ -530,7 +557,18 @@ impl World {
             let mut file = file;
             file.persist = !s.deleted();
             file.stale_writers = s.nprocdebug - writers;
-            if file.data.len() != size && !matches!(op, Op::Write { .. }) {
+            let publishing = matches!(
+                op,
+                Op::Write { .. }
+                    | Op::Flush { .. }
+                    | Op::Close { .. }
+                    | Op::Exit
+                    | Op::Delete { .. }
+            );
+            if file.data.len() != size
+                && !(publishing && self.mode == WriteMode::Shadow)
+                && !matches!(op, Op::Write { .. })
+            {
                 return Err(format!(
                     "after faulted {op:?}: slot {} has size {size}, model {}",
                     s.slot,
@@ -548,8 +586,87 @@ impl World {
         for slot in gone {
             self.suspect.remove(&slot);
         }
+        if only.is_none() && self.mode == WriteMode::Shadow {
+            self.resync_published(p, op, before, &list)?;
+        }
         if matches!(op, Op::Write { .. }) && only.is_none() {
             self.resync_write(p, &list)?;
+        }
+        Ok(())
+    }
+
+    /// Shadow writes after a fired fault: a writer's handle that is gone published its
+    /// version or not — never half of it; one that is still there retries a failed flush.
+    fn resync_published(
+        &mut self,
+        p: usize,
+        op: &Op,
+        before: &Model,
+        list: &[SlotStatus],
+    ) -> Result<(), String> {
+        let publishing = matches!(
+            op,
+            Op::Flush { .. } | Op::Close { .. } | Op::Exit | Op::Delete { .. }
+        );
+        for (&slot, old) in &before.files {
+            let had_writer = before.writers_on(slot) > 0;
+            let has_writer = self.model.writers_on(slot) > 0;
+            let Some(status) = list.iter().find(|s| s.slot == slot) else {
+                continue;
+            };
+            if had_writer && has_writer && matches!(op, Op::Flush { .. }) {
+                // "After a failed publish the shadow is kept and flush may be retried."
+                let own = self.procs[p].handles.iter().copied().find(|(id, _)| {
+                    self.model
+                        .opens
+                        .get(id)
+                        .is_some_and(|o| o.slot == slot && o.mode == Mode::ReadWrite)
+                });
+                if let Some((id, h)) = own {
+                    self.driver(p)?
+                        .flush(h)
+                        .map_err(|e| format!("flush retried after a failed one: {e}"))?;
+                    self.model.flush(id);
+                }
+                continue;
+            }
+            if !had_writer || has_writer {
+                continue;
+            }
+            let size = usize::try_from(status.size).unwrap_or(0);
+            let mut candidates = vec![old.data.clone()];
+            if publishing {
+                if let Some(w) = &old.working {
+                    candidates.push(w.clone());
+                }
+            }
+            let deleted = status.deleted();
+            let got = if deleted {
+                None
+            } else {
+                Some(self.observe(slot)?)
+            };
+            let f = self
+                .model
+                .files
+                .get_mut(&slot)
+                .ok_or("resync: listed file missing")?;
+            f.working = None;
+            match got {
+                Some(got) if candidates.contains(&got) => f.data = got,
+                Some(got) => {
+                    return Err(format!(
+                        "after faulted {op:?}: slot {slot} holds {} bytes that are neither the published version ({} bytes) nor the writer's ({:?} bytes)",
+                        got.len(),
+                        old.data.len(),
+                        old.working.as_ref().map(Vec::len)
+                    ))
+                }
+                None => {
+                    // Deleted: nobody can read it again; only its size is known.
+                    f.data.resize(size, 0);
+                }
+            }
         }
         Ok(())
     }
@@ -560,11 +677,16 @@ impl World {
         let Some(w) = self.last_write.take() else {
             return Ok(());
         };
+        let shadow = self.mode == WriteMode::Shadow;
+        if shadow && self.model.writers_on(w.slot) == 0 {
+            // The writer died: its unpublished bytes are gone (checked by resync_published).
+            return Ok(());
+        }
         let Some(status) = list.iter().find(|s| s.slot == w.slot) else {
             return Ok(());
         };
         let size = usize::try_from(status.size).unwrap_or(0);
-        let Some(data) = self.read_all(p, w.slot, size)? else {
+        let Some(data) = self.read_all(p, w.slot)? else {
             // Unreadable now (write-locked elsewhere, or deleted: nobody can open it again);
             // only the size is known.
             if let Some(f) = self.model.files.get_mut(&w.slot) {
@@ -594,14 +716,18 @@ impl World {
         }
         if let Some(f) = self.model.files.get_mut(&w.slot) {
             f.dirty_tail |= end > data.len();
-            f.data = data;
+            if shadow {
+                f.working = Some(data);
+            } else {
+                f.data = data;
+            }
         }
         Ok(())
     }
 
     /// All bytes of `slot`: through `p`'s write handle on it if it has one, else through a
     /// short-lived reader process (`None` if the slot is write-locked by someone else).
-    fn read_all(&mut self, p: usize, slot: u32, size: usize) -> Result<Option<Vec<u8>>, String> {
+    fn read_all(&mut self, p: usize, slot: u32) -> Result<Option<Vec<u8>>, String> {
         let own = self.procs[p].handles.iter().copied().find(|(id, _)| {
             self.model
                 .opens
@@ -609,8 +735,8 @@ impl World {
                 .is_some_and(|o| o.slot == slot && o.mode == Mode::ReadWrite)
         });
         if let Some((_, h)) = own {
-            let mut buf = vec![0u8; size];
             let d = self.driver(p)?;
+            let mut buf = vec![0u8; d.size(h).map_err(|e| format!("size: {e}"))? as usize];
             d.seek(h, 0).map_err(|e| format!("seek: {e}"))?;
             let n = d.read(h, &mut buf).map_err(|e| format!("read back: {e}"))?;
             buf.truncate(n);
@@ -707,6 +833,12 @@ impl World {
             }
         }
         if strict {
+            let shadows = self
+                .model
+                .files
+                .values()
+                .filter(|f| f.working.is_some())
+                .count();
             let o = self.kernel.stats().objects;
             let opens = self.model.opens.len();
             let want_mappings = PROCS + opens;
@@ -715,15 +847,17 @@ impl World {
                     "kernel objects {o:?}: want {want_mappings} mappings, {opens} lock owners and locks"
                 ));
             }
+            let want = 1 + list.len() + shadows;
             if !self.faulted
-                && (o.segments_live != 1 + list.len() || o.segments_removed_attached != 0)
+                && (!(want..=want + self.orphan_shadows).contains(&o.segments_live)
+                    || o.segments_removed_attached != 0)
             {
                 return Err(format!(
-                    "kernel objects {o:?}: want {} live segments",
-                    1 + list.len()
+                    "kernel objects {o:?}: want {want} live segments (table, files, {shadows} shadows) and up to {} orphans",
+                    self.orphan_shadows
                 ));
             }
-            if !self.counters_may_leak && self.suspect.is_empty() && o.counters != list.len() {
+            if !self.faulted && self.suspect.is_empty() && o.counters != list.len() {
                 return Err(format!(
                     "kernel objects {o:?}: want {} counters",
                     list.len()
@@ -780,29 +914,10 @@ impl World {
         d.shutdown()
             .map_err(|e| format!("teardown last shutdown: {e}"))?;
         last.process.exit();
+        // Nothing leaks: every crash and fault above has been cleaned up by the kernel
+        // (dead processes) and by recover (orphan segments and counters).
         let o = self.kernel.objects();
-        let data_keys = KEY_BASE + 1..=KEY_BASE + 3 * SLOTS as i32;
-        let leftover_segments = o
-            .segments
-            .iter()
-            .filter(|s| {
-                let blank = self.blank_segments_may_leak
-                    && s.attach_count == 0
-                    && !s.removed
-                    && s.key.is_some_and(|k| data_keys.contains(&k))
-                    && self
-                        .kernel
-                        .segment_bytes(s.id)
-                        .is_ok_and(|b| b.iter().all(|&x| x == 0));
-                !blank
-            })
-            .count();
-        let leftover_counters = o
-            .counters
-            .iter()
-            .filter(|c| !(self.counters_may_leak && c.value == 0 && c.undo.is_empty()))
-            .count();
-        if leftover_segments != 0 || leftover_counters != 0 || !o.locks.is_empty() {
+        if !o.segments.is_empty() || !o.counters.is_empty() || !o.locks.is_empty() {
             return Err(format!("teardown: kernel objects left: {o:?}"));
         }
         let s = self.kernel.stats().objects;
@@ -815,7 +930,7 @@ impl World {
 
 impl Default for World {
     fn default() -> Self {
-        World::new()
+        World::new(WriteMode::Shadow)
     }
 }
 

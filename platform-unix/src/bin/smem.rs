@@ -1,2 +1,4 @@
-//! `smem`: list, inspect and manage `shmem://` FITS files.
-fn main() {}
+//! `smem`: list, inspect and manage `shmem://` FITS files. See [`shmfits_unix::cli`].
+fn main() -> std::process::ExitCode {
+    shmfits_unix::cli::main()
+}
