@@ -711,3 +711,52 @@ fn platform_is_send_sync_clone() {
     check::<SysV>();
     send_sync::<shmfits_unix::SysMapping>();
 }
+
+#[test]
+fn config_from_the_real_environment() {
+    if std::env::var_os("SHMFITS_TEST_ENV_CHILD").is_some() {
+        match Config::from_env() {
+            Ok(c) => println!("OK {} {} {}", c.key_base, c.slots, c.lock_dir.display()),
+            Err(e) => println!("ERR {e}"),
+        }
+        return;
+    }
+    let run = |vars: &[(&str, &str)]| -> String {
+        let out = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "config_from_the_real_environment",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("SHMFITS_TEST_ENV_CHILD", "1")
+            .env_remove("SHMEM_LIB_KEYBASE")
+            .env_remove("SHMEM_LIB_MAXSEG")
+            .env_remove("SHMFITS_LOCK_DIR")
+            .envs(vars.iter().copied())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        text.lines()
+            .find_map(|l| l.find("OK ").or(l.find("ERR ")).map(|i| l[i..].to_string()))
+            .unwrap_or(text)
+    };
+    assert_eq!(run(&[]), "OK 14011963 16 /tmp");
+    assert_eq!(
+        run(&[
+            ("SHMEM_LIB_KEYBASE", "1397231616"),
+            ("SHMEM_LIB_MAXSEG", "4")
+        ]),
+        "OK 1397231616 4 /tmp"
+    );
+    let e = run(&[("SHMEM_LIB_KEYBASE", "abc")]);
+    assert!(
+        e.starts_with("ERR") && e.contains("SHMEM_LIB_KEYBASE") && e.contains("abc"),
+        "{e}"
+    );
+    let e = run(&[("SHMEM_LIB_MAXSEG", "-5")]);
+    assert!(
+        e.starts_with("ERR") && e.contains("SHMEM_LIB_MAXSEG") && e.contains("-5"),
+        "{e}"
+    );
+}
