@@ -23,7 +23,9 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::Duration;
 
 use shmfits_core::fits::{Hdu, Hdus};
-use shmfits_core::shm::{self, Driver, Handle, LockRange, Mode, PlatformError, SharedMem, Wait};
+use shmfits_core::shm::{
+    self, Driver, Handle, LockRange, Mode, PlatformError, SharedMem, Wait, WriteMode,
+};
 use zerocopy::{FromBytes, Immutable, KnownLayout, Unaligned};
 
 use crate::config::Config;
@@ -314,6 +316,24 @@ impl ShmFile {
     pub fn sync(&mut self) -> Result<(), Error> {
         self.view.take();
         self.shm.with(|d| Ok(d.flush(self.handle)?))
+    }
+
+    /// Where this handle's writes go: a shadow copy published on flush/close (the default),
+    /// or the published segment itself ([`WriteMode::InPlace`], only when asked for).
+    ///
+    /// # Errors
+    /// [`Error::Driver`].
+    pub fn write_mode(&self) -> Result<WriteMode, Error> {
+        self.shm.with(|d| Ok(d.write_mode(self.handle)?))
+    }
+
+    /// Change where this handle's writes go; leaving [`WriteMode::Shadow`] publishes first.
+    ///
+    /// # Errors
+    /// [`Error::Driver`] (the errors of a flush).
+    pub fn set_write_mode(&mut self, mode: WriteMode) -> Result<(), Error> {
+        self.view.take();
+        self.shm.with(|d| Ok(d.set_write_mode(self.handle, mode)?))
     }
 
     /// The whole file as bytes, without copying. (Named `as_bytes`, not `bytes`, because

@@ -31,6 +31,6 @@ pub use config::{
 pub use error::{Call, Detail, LockFileProblem, SysError};
 pub use file::{Shm, ShmFile, HANDLES};
 pub use file_error::Error;
-pub use shmfits_core::shm::{Mode, Wait};
+pub use shmfits_core::shm::{Mode, Wait, WriteMode};
 pub use sys::SysMapping;
 pub use sysv::{LockOwner, LockPin, SetupError, SysV};

@@ -204,6 +204,11 @@ fn writes_are_published_on_flush_and_views_follow_growth() {
     assert_eq!(&w.as_bytes().unwrap()[..5760], &v1[..]);
     assert_eq!(&w.as_bytes().unwrap()[5760..], &big[..]);
     w.flush().unwrap();
+    assert_eq!(w.write_mode().unwrap(), shmfits_unix::WriteMode::Shadow);
+    w.set_write_mode(shmfits_unix::WriteMode::InPlace).unwrap();
+    w.seek(SeekFrom::Start(5760)).unwrap();
+    w.write_all(&[7u8; 10]).unwrap();
+    assert_eq!(w.write_mode().unwrap(), shmfits_unix::WriteMode::InPlace);
     drop(w); // close by drop
     let r = shm.open("h0", Mode::ReadOnly).unwrap();
     assert_eq!(r.len().unwrap(), 105_760);
