@@ -46,6 +46,12 @@ pub struct Config {
     pub create_mode: u32,
     /// Who must own the lock file.
     pub lock_file_owner: ExpectedOwner,
+    /// Accept an existing lock file that is writable by group or others when it is owned by
+    /// the expected owner (default `true`). CFITSIO always creates its lock file `0o666`
+    /// (it clears the umask first), so without this a slot that a CFITSIO program touched
+    /// first could not be used by us. The owner check still refuses a lock file planted by
+    /// another user; set `false` to also refuse our own user's group/world-writable file.
+    pub accept_cfitsio_lock_file: bool,
 }
 
 impl Default for Config {
@@ -56,6 +62,7 @@ impl Default for Config {
             lock_dir: PathBuf::from("/tmp"),
             create_mode: 0o600,
             lock_file_owner: ExpectedOwner::CurrentUser,
+            accept_cfitsio_lock_file: true,
         }
     }
 }

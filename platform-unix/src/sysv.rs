@@ -126,7 +126,8 @@ impl SysV {
     ///
     /// The lock file is opened with `O_NOFOLLOW | O_CLOEXEC | O_CREAT`, never truncated, and
     /// refused unless it is a regular file owned by the expected user (or root) without
-    /// group/world write beyond what `config.create_mode` allows.
+    /// group/world write beyond what `config.create_mode` allows (unless it is our own
+    /// user's file and `config.accept_cfitsio_lock_file` is set, as by default).
     ///
     /// # Errors
     /// [`SetupError::Config`] for invalid values, [`SetupError::LockFile`] naming the path
@@ -343,7 +344,8 @@ fn open_checked(
     if st.uid != expected && st.uid != 0 {
         return Err(problem(LockFileProblem::WrongOwner));
     }
-    if st.mode & 0o022 & !config.create_mode != 0 {
+    let cfitsio_made = config.accept_cfitsio_lock_file && st.uid == expected;
+    if st.mode & 0o022 & !config.create_mode != 0 && !cfitsio_made {
         return Err(problem(LockFileProblem::Writable));
     }
     if let Some(first) = same_as {

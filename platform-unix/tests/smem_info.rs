@@ -222,7 +222,7 @@ fn exit_codes() {
 mod shmem {
     use super::*;
     use shmfits_core::shm::{Config as DriverConfig, Driver, Mode, Wait};
-    use shmfits_unix::{Config, ExpectedOwner, SysV};
+    use shmfits_unix::{Config, SysV};
 
     /// Key base of this test (the cfio helper's range, 0x53484000..0x53487FFF).
     const KEYBASE: i32 = 0x5348_4B00;
@@ -271,8 +271,7 @@ mod shmem {
             key_base: KEYBASE,
             slots: SLOTS,
             lock_dir: lock_dir.clone(),
-            create_mode: 0o600,
-            lock_file_owner: ExpectedOwner::CurrentUser,
+            ..Config::default()
         };
         let mut d: Driver<SysV, 2> = Driver::new(
             SysV::new(config).unwrap(),

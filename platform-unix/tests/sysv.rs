@@ -620,6 +620,13 @@ fn lock_file_writable_by_others_is_refused_unless_configured() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(0x5348_1D00, dir.path());
+    // Our own user's 0666 file, as CFITSIO makes it, is accepted by default...
+    let path = cfg.lock_file_path();
+    std::fs::write(&path, b"").unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+    SysV::new(cfg.clone()).unwrap();
+    // ...and refused when the caller asks for the strict check.
+    cfg.accept_cfitsio_lock_file = false;
     let path = cfg.lock_file_path();
     std::fs::write(&path, b"").unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();

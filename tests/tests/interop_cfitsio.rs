@@ -20,22 +20,21 @@ use shmfits_tests::compare;
 use shmfits_tests::ipc::CfitsioKeys;
 use shmfits_unix::cli::info::Report;
 use shmfits_unix::cli::source;
-use shmfits_unix::{Config, ExpectedOwner, SysV};
+use shmfits_unix::{Config, SysV};
 
 type Drv = Driver<SysV, 8>;
 
 const SLOTS: i32 = 16;
 
-/// The platform configuration for `keys`: lock file in /tmp like CFITSIO's. CFITSIO creates
-/// its lock file 0666, so the mode allows group/world write here, else our side refuses
-/// that file.
+/// The platform configuration for `keys`: lock file in /tmp like CFITSIO's, everything else
+/// our defaults (owner-only objects). CFITSIO makes its lock file 0666; the default config
+/// accepts that file because it is our own user's, so both sides meet without setup.
 fn platform_config(keys: &CfitsioKeys) -> Config {
     Config {
         key_base: keys.keybase(),
         slots: keys.maxseg() as u32,
         lock_dir: PathBuf::from("/tmp"),
-        create_mode: 0o666,
-        lock_file_owner: ExpectedOwner::CurrentUser,
+        ..Config::default()
     }
 }
 
