@@ -540,7 +540,7 @@ fn extension_first_card_checked_by_walk() {
     assert_eq!((e.hdu, e.card, e.offset), (1, Some(0), 2880));
     // Garbage after the last HDU.
     let mut f = primary(8, &[]);
-    f.extend(std::iter::repeat_n(0u8, 2880));
+    f.extend(vec![0u8; 2880]);
     let e = walk(&f).1.unwrap();
     assert_eq!(e.kind, HduErrorKind::Card(CardErrorKind::InvalidByte(0)));
     assert_eq!((e.hdu, e.card, e.offset), (1, Some(0), 2880));
