@@ -400,21 +400,6 @@ impl World {
                     }
                 }
                 let want = self.model.write(id, at, &data);
-                let slot = self.model.opens.get(&id).map(|o| o.slot);
-                let dirty = slot
-                    .and_then(|s| self.model.files.get(&s))
-                    .is_some_and(|f| f.dirty_tail);
-                if let (Ok(_), true, Some(slot)) = (&r, dirty && at > size, slot) {
-                    // Learn the gap's content from the driver.
-                    let mut gap = vec![0u8; at - size];
-                    let d = self.driver(p)?;
-                    d.seek(h, size as u64)
-                        .and_then(|()| d.read(h, &mut gap))
-                        .map_err(|e| format!("{op:?}: reading the gap back: {e}"))?;
-                    if let Some(f) = self.model.files.get_mut(&slot) {
-                        f.data[size..at].copy_from_slice(&gap);
-                    }
-                }
                 expect(op, outcome(&r), want)
             }
             Op::Read { handle, at, len } => {
@@ -691,7 +676,6 @@ impl World {
             // only the size is known.
             if let Some(f) = self.model.files.get_mut(&w.slot) {
                 f.data.resize(size, 0);
-                f.dirty_tail = true;
             }
             return Ok(());
         };
@@ -715,7 +699,6 @@ impl World {
             }
         }
         if let Some(f) = self.model.files.get_mut(&w.slot) {
-            f.dirty_tail |= end > data.len();
             if shadow {
                 f.working = Some(data);
             } else {
