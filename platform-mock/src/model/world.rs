@@ -5,12 +5,12 @@ use std::collections::BTreeSet;
 use std::fmt;
 use std::time::Duration;
 
+use crate::{CallKind, FaultPlan, FaultRule, MockErrno, MockError, MockKernel, MockProcess};
 use shmfits_core::shm::{
     Config, Driver, Error, Handle, LockState, Mode, SlotStatus, Wait, WriteMode,
 };
-use shmfits_mock::{CallKind, FaultPlan, FaultRule, MockErrno, MockError, MockKernel, MockProcess};
 
-use super::model::{Model, Outcome};
+use super::reference::{Model, Outcome};
 
 /// Slots of the simulated installation (few, so that operations collide).
 pub const SLOTS: u32 = 4;
@@ -24,29 +24,60 @@ pub const KEY_BASE: i32 = 7000;
 /// The driver under test.
 pub type Drv = Driver<MockProcess, CAPACITY>;
 
-/// An operation of one process.
+/// An operation of one process. Handles are named by position among the process's open
+/// handles, oldest first, modulo their number (an operation on a handle of a process that
+/// has none does nothing); positions past the end of a file are taken modulo size + 64.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Op {
     /// `create("shmem://h<slot>")`.
-    Create { slot: u32 },
-    /// `open(.., ReadWrite if write else ReadOnly, wait)`, `wait` 0: `Wait::No`, 1:
-    /// `Wait::Forever`, 2: `Wait::Timeout(10 ms)`.
-    Open { slot: u32, write: bool, wait: u8 },
-    /// Close the process's `handle`-th open handle (modulo their number; nothing if none).
-    Close { handle: usize },
-    /// Seek to `at` (modulo size + 64) and write `len` bytes of value `byte`.
-    Write {
+    Create {
+        /// Slot.
+        slot: u32,
+    },
+    /// `open("shmem://h<slot>", mode, wait)`.
+    Open {
+        /// Slot.
+        slot: u32,
+        /// Read-write (else read-only).
+        write: bool,
+        /// 0: `Wait::No`, 1: `Wait::Forever`, 2: `Wait::Timeout(10 ms)` (modulo 3).
+        wait: u8,
+    },
+    /// `close` of a handle.
+    Close {
+        /// Which handle.
         handle: usize,
+    },
+    /// `seek` and `write` of `len` bytes of value `byte`.
+    Write {
+        /// Which handle.
+        handle: usize,
+        /// Position.
         at: u16,
+        /// Bytes to write.
         len: u16,
+        /// Their value.
         byte: u8,
     },
-    /// Seek to `at` (modulo size + 64) and read `len` bytes.
-    Read { handle: usize, at: u16, len: u16 },
-    /// `flush` of the process's `handle`-th open handle.
-    Flush { handle: usize },
+    /// `seek` and `read` of `len` bytes, compared with the model.
+    Read {
+        /// Which handle.
+        handle: usize,
+        /// Position.
+        at: u16,
+        /// Bytes to read.
+        len: u16,
+    },
+    /// `flush` of a handle.
+    Flush {
+        /// Which handle.
+        handle: usize,
+    },
     /// `delete("shmem://h<slot>")`.
-    Delete { slot: u32 },
+    Delete {
+        /// Slot.
+        slot: u32,
+    },
     /// `recover(None)`.
     Recover,
     /// `SIGKILL` (between operations); a new process takes its place.
@@ -97,6 +128,7 @@ impl fmt::Debug for Step {
 }
 
 /// One simulated process and its driver.
+#[derive(Debug)]
 pub struct Proc {
     /// The process.
     pub process: MockProcess,
@@ -107,6 +139,7 @@ pub struct Proc {
 }
 
 /// The whole simulation.
+#[derive(Debug)]
 pub struct World {
     /// The kernel.
     pub kernel: MockKernel,
@@ -134,6 +167,7 @@ pub struct World {
 }
 
 /// A write's slot, range, byte and the file's bytes before it.
+#[derive(Debug)]
 struct LastWrite {
     slot: u32,
     at: usize,
@@ -182,7 +216,10 @@ fn blank_status() -> SlotStatus {
 
 impl World {
     /// A kernel with `PROCS` processes, each with a driver writing in `mode`.
-    pub fn new(mode: WriteMode) -> Self {
+    ///
+    /// # Errors
+    /// A driver that cannot start on a fresh process (a bug), in words.
+    pub fn new(mode: WriteMode) -> Result<Self, String> {
         let kernel = MockKernel::new();
         let mut w = World {
             kernel,
@@ -196,16 +233,21 @@ impl World {
             last_write: None,
         };
         for _ in 0..PROCS {
-            let p = w.fresh_proc().expect("driver on a fresh process");
+            let p = w.fresh_proc()?;
             w.procs.push(p);
         }
-        w
+        Ok(w)
     }
 
-    fn fresh_proc(&self) -> Result<Proc, String> {
+    fn fresh_pair(&self) -> Result<(MockProcess, Drv), String> {
         let process = self.kernel.spawn();
         let driver = Drv::new(process.clone(), config(self.mode))
             .map_err(|e| format!("Driver::new on a fresh process: {e}"))?;
+        Ok((process, driver))
+    }
+
+    fn fresh_proc(&self) -> Result<Proc, String> {
+        let (process, driver) = self.fresh_pair()?;
         Ok(Proc {
             process,
             driver: Some(driver),
@@ -416,7 +458,7 @@ impl World {
                     Err(e) => return Err(format!("{op:?}: {e}")),
                 };
                 let want = self.model.read(id, at, usize::from(len));
-                if buf[..n] != want[..] {
+                if buf.get(..n) != Some(&want[..]) {
                     return Err(format!(
                         "{op:?} at {at}: read {n} bytes that differ from the model's {} bytes",
                         want.len()
@@ -735,8 +777,7 @@ impl World {
 
     /// Read a whole file through a fresh process that opens it read-only and exits.
     pub fn observe(&mut self, slot: u32) -> Result<Vec<u8>, String> {
-        let mut obs = self.fresh_proc()?;
-        let d = obs.driver.as_mut().expect("fresh driver");
+        let (process, mut d) = self.fresh_pair()?;
         let h = d
             .open(&name(slot), Mode::ReadOnly, Wait::No)
             .map_err(|e| format!("observer open h{slot}: {e}"))?;
@@ -747,10 +788,9 @@ impl World {
             .map_err(|e| format!("observer read: {e}"))?;
         buf.truncate(n);
         d.close(h).map_err(|e| format!("observer close: {e}"))?;
-        let d = obs.driver.take().expect("fresh driver");
         d.shutdown()
             .map_err(|e| format!("observer shutdown: {e}"))?;
-        obs.process.exit();
+        process.exit();
         Ok(buf)
     }
 
@@ -769,7 +809,11 @@ impl World {
             ));
         }
         for s in &list {
-            let f = &self.model.files[&s.slot];
+            let f = self
+                .model
+                .files
+                .get(&s.slot)
+                .ok_or_else(|| format!("slot {} listed but not modelled", s.slot))?;
             let opens = self.model.opens_on(s.slot).count() as u32;
             let writers = self.model.writers_on(s.slot);
             let suspect = self.suspect.contains(&s.slot);
@@ -871,7 +915,7 @@ impl World {
             .collect();
         for slot in slots {
             let got = self.observe(slot)?;
-            if got != self.model.files[&slot].data {
+            if Some(&got) != self.model.files.get(&slot).map(|f| &f.data) {
                 return Err(format!(
                     "teardown: slot {slot} content differs from the model"
                 ));
@@ -883,8 +927,7 @@ impl World {
                 .map_err(|e| format!("teardown shutdown: {e}"))?;
             self.procs[p].process.exit();
         }
-        let last = self.fresh_proc()?;
-        let mut d = last.driver.expect("fresh driver");
+        let (last, mut d) = self.fresh_pair()?;
         d.recover(None)
             .map_err(|e| format!("teardown recover: {e}"))?;
         self.model.recover();
@@ -896,7 +939,7 @@ impl World {
         }
         d.shutdown()
             .map_err(|e| format!("teardown last shutdown: {e}"))?;
-        last.process.exit();
+        last.exit();
         // Nothing leaks: every crash and fault above has been cleaned up by the kernel
         // (dead processes) and by recover (orphan segments and counters).
         let o = self.kernel.objects();
@@ -908,12 +951,6 @@ impl World {
             return Err(format!("teardown: {s:?}"));
         }
         Ok(())
-    }
-}
-
-impl Default for World {
-    fn default() -> Self {
-        World::new(WriteMode::Shadow)
     }
 }
 
