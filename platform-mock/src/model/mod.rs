@@ -29,7 +29,9 @@
 //! }
 //! ```
 
+mod check;
 pub mod reference;
+mod resync;
 pub mod world;
 
 use shmfits_core::shm::WriteMode;

@@ -159,7 +159,7 @@ pub struct World {
     /// once a recover had the chance to repair them.
     pub suspect: BTreeSet<u32>,
     /// The write in progress: what a faulted write may have left is checked against it.
-    last_write: Option<LastWrite>,
+    pub(super) last_write: Option<LastWrite>,
     /// How the drivers write.
     pub mode: WriteMode,
     /// Shadow segments of writers that died unpublished: orphans until a recover sweeps them.
@@ -168,12 +168,12 @@ pub struct World {
 
 /// A write's slot, range, byte and the file's bytes before it.
 #[derive(Debug)]
-struct LastWrite {
-    slot: u32,
-    at: usize,
-    len: usize,
-    byte: u8,
-    old: Vec<u8>,
+pub(super) struct LastWrite {
+    pub(super) slot: u32,
+    pub(super) at: usize,
+    pub(super) len: usize,
+    pub(super) byte: u8,
+    pub(super) old: Vec<u8>,
 }
 
 /// The driver's configuration for the simulation, with shadow writes (the driver's default:
@@ -182,7 +182,7 @@ pub fn config(mode: WriteMode) -> Config {
     Config::new(KEY_BASE, SLOTS).with_write_mode(mode)
 }
 
-fn name(slot: u32) -> String {
+pub(super) fn name(slot: u32) -> String {
     format!("shmem://h{slot}")
 }
 
@@ -239,7 +239,7 @@ impl World {
         Ok(w)
     }
 
-    fn fresh_pair(&self) -> Result<(MockProcess, Drv), String> {
+    pub(super) fn fresh_pair(&self) -> Result<(MockProcess, Drv), String> {
         let process = self.kernel.spawn();
         let driver = Drv::new(process.clone(), config(self.mode))
             .map_err(|e| format!("Driver::new on a fresh process: {e}"))?;
@@ -255,7 +255,7 @@ impl World {
         })
     }
 
-    fn driver(&mut self, p: usize) -> Result<&mut Drv, String> {
+    pub(super) fn driver(&mut self, p: usize) -> Result<&mut Drv, String> {
         self.procs[p]
             .driver
             .as_mut()
@@ -511,446 +511,6 @@ impl World {
                 r.map_err(|e| format!("shutdown: {e}"))
             }
         }
-    }
-
-    /// After a fired fault: learn from the kernel what the operation left behind, check that
-    /// it is one of the allowed outcomes (the state before, the state after, or for a write
-    /// each byte old or new), and bring the model in line.
-    fn resync(
-        &mut self,
-        p: usize,
-        op: &Op,
-        before: &Model,
-        only: Option<&BTreeSet<u32>>,
-    ) -> Result<(), String> {
-        let within = |slot: u32| only.map_or(true, |o| o.contains(&slot));
-        // Handles the model opened for an operation that failed must go.
-        let known: BTreeSet<u64> = self
-            .procs
-            .iter()
-            .flat_map(|pr| pr.handles.iter().map(|(id, _)| *id))
-            .collect();
-        self.model.opens.retain(|id, _| known.contains(id));
-        let list = self.list()?;
-        let listed: BTreeSet<u32> = list.iter().map(|s| s.slot).collect();
-        let deleting = |slot: u32| matches!(op, Op::Delete { slot: s } if *s == slot);
-        // Files that vanished: never a persistent one that nobody deleted, never one with
-        // handles still open on it.
-        for (&slot, f) in &before.files {
-            if listed.contains(&slot) || !within(slot) {
-                continue;
-            }
-            if (f.persist && !deleting(slot)) || self.model.opens_on(slot).next().is_some() {
-                return Err(format!(
-                    "after faulted {op:?}: slot {slot} vanished (persistent or still open)"
-                ));
-            }
-        }
-        let modeled: Vec<u32> = self.model.files.keys().copied().collect();
-        for slot in modeled {
-            if !listed.contains(&slot) && within(slot) {
-                if self.model.opens_on(slot).next().is_some() {
-                    return Err(format!("after faulted {op:?}: open slot {slot} vanished"));
-                }
-                self.model.files.remove(&slot);
-            }
-        }
-        for s in &list {
-            if !within(s.slot) {
-                continue;
-            }
-            let writers = self.model.writers_on(s.slot);
-            let opens = self.model.opens_on(s.slot).count() as u32;
-            if s.processes != Some(opens) || s.corrupt.is_some() {
-                self.suspect.insert(s.slot);
-            }
-            let size = usize::try_from(s.size).unwrap_or(usize::MAX);
-            let file = match (self.model.files.get(&s.slot), before.files.get(&s.slot)) {
-                (Some(f), _) | (None, Some(f)) => f.clone(),
-                (None, None) => {
-                    return Err(format!(
-                        "after faulted {op:?}: slot {} appeared from nowhere",
-                        s.slot
-                    ))
-                }
-            };
-            let was_deleted = before.files.get(&s.slot).is_some_and(|f| !f.persist);
-            if was_deleted && !s.deleted() {
-                return Err(format!(
-                    "after faulted {op:?}: slot {} came back from deletion",
-                    s.slot
-                ));
-            }
-            let mut file = file;
-            file.persist = !s.deleted();
-            file.stale_writers = s.nprocdebug - writers;
-            let publishing = matches!(
-                op,
-                Op::Write { .. }
-                    | Op::Flush { .. }
-                    | Op::Close { .. }
-                    | Op::Exit
-                    | Op::Delete { .. }
-            );
-            if file.data.len() != size
-                && !(publishing && self.mode == WriteMode::Shadow)
-                && !matches!(op, Op::Write { .. })
-            {
-                return Err(format!(
-                    "after faulted {op:?}: slot {} has size {size}, model {}",
-                    s.slot,
-                    file.data.len()
-                ));
-            }
-            self.model.files.insert(s.slot, file);
-        }
-        let gone: Vec<u32> = self
-            .suspect
-            .iter()
-            .copied()
-            .filter(|slot| !listed.contains(slot))
-            .collect();
-        for slot in gone {
-            self.suspect.remove(&slot);
-        }
-        if only.is_none() && self.mode == WriteMode::Shadow {
-            self.resync_published(p, op, before, &list)?;
-        }
-        if matches!(op, Op::Write { .. }) && only.is_none() {
-            self.resync_write(p, &list)?;
-        }
-        Ok(())
-    }
-
-    /// Shadow writes after a fired fault: a writer's handle that is gone published its
-    /// version or not — never half of it; one that is still there retries a failed flush.
-    fn resync_published(
-        &mut self,
-        p: usize,
-        op: &Op,
-        before: &Model,
-        list: &[SlotStatus],
-    ) -> Result<(), String> {
-        let publishing = matches!(
-            op,
-            Op::Flush { .. } | Op::Close { .. } | Op::Exit | Op::Delete { .. }
-        );
-        for (&slot, old) in &before.files {
-            let had_writer = before.writers_on(slot) > 0;
-            let has_writer = self.model.writers_on(slot) > 0;
-            let Some(status) = list.iter().find(|s| s.slot == slot) else {
-                continue;
-            };
-            if had_writer && has_writer && matches!(op, Op::Flush { .. }) {
-                // "After a failed publish the shadow is kept and flush may be retried."
-                let own = self.procs[p].handles.iter().copied().find(|(id, _)| {
-                    self.model
-                        .opens
-                        .get(id)
-                        .is_some_and(|o| o.slot == slot && o.mode == Mode::ReadWrite)
-                });
-                if let Some((id, h)) = own {
-                    self.driver(p)?
-                        .flush(h)
-                        .map_err(|e| format!("flush retried after a failed one: {e}"))?;
-                    self.model.flush(id);
-                }
-                continue;
-            }
-            if !had_writer || has_writer {
-                continue;
-            }
-            let size = usize::try_from(status.size).unwrap_or(0);
-            let mut candidates = vec![old.data.clone()];
-            if publishing {
-                if let Some(w) = &old.working {
-                    candidates.push(w.clone());
-                }
-            }
-            let deleted = status.deleted();
-            let got = if deleted {
-                None
-            } else {
-                Some(self.observe(slot)?)
-            };
-            let f = self
-                .model
-                .files
-                .get_mut(&slot)
-                .ok_or("resync: listed file missing")?;
-            f.working = None;
-            match got {
-                Some(got) if candidates.contains(&got) => f.data = got,
-                Some(got) => {
-                    return Err(format!(
-                        "after faulted {op:?}: slot {slot} holds {} bytes that are neither the published version ({} bytes) nor the writer's ({:?} bytes)",
-                        got.len(),
-                        old.data.len(),
-                        old.working.as_ref().map(Vec::len)
-                    ))
-                }
-                None => {
-                    // Deleted: nobody can read it again; only its size is known.
-                    f.data.resize(size, 0);
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// A faulted write may have written some, all or none of its bytes (each byte old or
-    /// new), and grown the file or not: read what is there now and check it.
-    fn resync_write(&mut self, p: usize, list: &[SlotStatus]) -> Result<(), String> {
-        let Some(w) = self.last_write.take() else {
-            return Ok(());
-        };
-        let shadow = self.mode == WriteMode::Shadow;
-        if shadow && self.model.writers_on(w.slot) == 0 {
-            // The writer died: its unpublished bytes are gone (checked by resync_published).
-            return Ok(());
-        }
-        let Some(status) = list.iter().find(|s| s.slot == w.slot) else {
-            return Ok(());
-        };
-        let size = usize::try_from(status.size).unwrap_or(0);
-        let Some(data) = self.read_all(p, w.slot)? else {
-            // Unreadable now (write-locked elsewhere, or deleted: nobody can open it again);
-            // only the size is known.
-            if let Some(f) = self.model.files.get_mut(&w.slot) {
-                f.data.resize(size, 0);
-            }
-            return Ok(());
-        };
-        let end = w.at + w.len;
-        if data.len() < w.old.len() || data.len() > w.old.len().max(end) {
-            return Err(format!(
-                "faulted write of {}..{end} changed slot {} from {} to {} bytes",
-                w.at,
-                w.slot,
-                w.old.len(),
-                data.len()
-            ));
-        }
-        for (i, &b) in data.iter().enumerate() {
-            let old = w.old.get(i).copied().unwrap_or(0);
-            if b != old && !((w.at..end).contains(&i) && b == w.byte) {
-                return Err(format!(
-                    "faulted write of {}..{end}: slot {} byte {i} is {b}, neither old {old} nor written {}",
-                    w.at, w.slot, w.byte
-                ));
-            }
-        }
-        if let Some(f) = self.model.files.get_mut(&w.slot) {
-            if shadow {
-                f.working = Some(data);
-            } else {
-                f.data = data;
-            }
-        }
-        Ok(())
-    }
-
-    /// All bytes of `slot`: through `p`'s write handle on it if it has one, else through a
-    /// short-lived reader process (`None` if the slot is write-locked by someone else).
-    fn read_all(&mut self, p: usize, slot: u32) -> Result<Option<Vec<u8>>, String> {
-        let own = self.procs[p].handles.iter().copied().find(|(id, _)| {
-            self.model
-                .opens
-                .get(id)
-                .is_some_and(|o| o.slot == slot && o.mode == Mode::ReadWrite)
-        });
-        if let Some((_, h)) = own {
-            let d = self.driver(p)?;
-            let mut buf = vec![0u8; d.size(h).map_err(|e| format!("size: {e}"))? as usize];
-            d.seek(h, 0).map_err(|e| format!("seek: {e}"))?;
-            let n = d.read(h, &mut buf).map_err(|e| format!("read back: {e}"))?;
-            buf.truncate(n);
-            return Ok(Some(buf));
-        }
-        // Only an idle or read-locked file that is not deleted can be opened to look at.
-        let deleted = self.model.files.get(&slot).map_or(true, |f| !f.persist);
-        if self.model.writers_on(slot) > 0 || deleted {
-            return Ok(None);
-        }
-        self.observe(slot).map(Some)
-    }
-
-    /// Read a whole file through a fresh process that opens it read-only and exits.
-    pub fn observe(&mut self, slot: u32) -> Result<Vec<u8>, String> {
-        let (process, mut d) = self.fresh_pair()?;
-        let h = d
-            .open(&name(slot), Mode::ReadOnly, Wait::No)
-            .map_err(|e| format!("observer open h{slot}: {e}"))?;
-        let size = d.size(h).map_err(|e| format!("size: {e}"))? as usize;
-        let mut buf = vec![0u8; size];
-        let n = d
-            .read(h, &mut buf)
-            .map_err(|e| format!("observer read: {e}"))?;
-        buf.truncate(n);
-        d.close(h).map_err(|e| format!("observer close: {e}"))?;
-        d.shutdown()
-            .map_err(|e| format!("observer shutdown: {e}"))?;
-        process.exit();
-        Ok(buf)
-    }
-
-    /// Compare the driver's view and the kernel's objects with the model.
-    pub fn check(&mut self) -> Result<(), String> {
-        let list = self.list()?;
-        let strict = self
-            .tainted
-            .iter()
-            .all(|pid| !self.kernel.process(*pid).is_some_and(|p| p.is_alive()));
-        let listed: BTreeSet<u32> = list.iter().map(|s| s.slot).collect();
-        let modeled: BTreeSet<u32> = self.model.files.keys().copied().collect();
-        if listed != modeled {
-            return Err(format!(
-                "slots in use: driver {listed:?}, model {modeled:?}"
-            ));
-        }
-        for s in &list {
-            let f = self
-                .model
-                .files
-                .get(&s.slot)
-                .ok_or_else(|| format!("slot {} listed but not modelled", s.slot))?;
-            let opens = self.model.opens_on(s.slot).count() as u32;
-            let writers = self.model.writers_on(s.slot);
-            let suspect = self.suspect.contains(&s.slot);
-            if let (Some(c), false) = (s.corrupt, suspect) {
-                return Err(format!("slot {} reported corrupt: {c}", s.slot));
-            }
-            if s.size != f.data.len() as u64 {
-                return Err(format!(
-                    "slot {}: size {} vs model {}",
-                    s.slot,
-                    s.size,
-                    f.data.len()
-                ));
-            }
-            if s.deleted() == f.persist {
-                return Err(format!(
-                    "slot {}: deleted {} vs model persist {}",
-                    s.slot,
-                    s.deleted(),
-                    f.persist
-                ));
-            }
-            if s.lock != self.model.lock_state(s.slot) {
-                return Err(format!(
-                    "slot {}: lock {:?} vs model {:?}",
-                    s.slot,
-                    s.lock,
-                    self.model.lock_state(s.slot)
-                ));
-            }
-            if strict && !suspect {
-                if s.processes != Some(opens) {
-                    return Err(format!(
-                        "slot {}: counter {:?} vs {opens} open handles",
-                        s.slot, s.processes
-                    ));
-                }
-                if s.nprocdebug != writers + f.stale_writers {
-                    return Err(format!(
-                        "slot {}: nprocdebug {} vs {writers} writers + {} dead ones",
-                        s.slot, s.nprocdebug, f.stale_writers
-                    ));
-                }
-            }
-        }
-        if strict {
-            let shadows = self
-                .model
-                .files
-                .values()
-                .filter(|f| f.working.is_some())
-                .count();
-            let o = self.kernel.stats().objects;
-            let opens = self.model.opens.len();
-            let want_mappings = PROCS + opens;
-            if o.mappings != want_mappings || o.lock_owners != opens || o.locks_held != opens {
-                return Err(format!(
-                    "kernel objects {o:?}: want {want_mappings} mappings, {opens} lock owners and locks"
-                ));
-            }
-            let want = 1 + list.len() + shadows;
-            if !self.faulted
-                && (!(want..=want + self.orphan_shadows).contains(&o.segments_live)
-                    || o.segments_removed_attached != 0)
-            {
-                return Err(format!(
-                    "kernel objects {o:?}: want {want} live segments (table, files, {shadows} shadows) and up to {} orphans",
-                    self.orphan_shadows
-                ));
-            }
-            if !self.faulted && self.suspect.is_empty() && o.counters != list.len() {
-                return Err(format!(
-                    "kernel objects {o:?}: want {} counters",
-                    list.len()
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// Close everything, end every process, recover and delete every file with a last
-    /// process, and check that the kernel is empty.
-    pub fn teardown(&mut self) -> Result<(), String> {
-        for p in 0..PROCS {
-            while let Some((id, h)) = self.procs[p].handles.pop() {
-                self.driver(p)?
-                    .close(h)
-                    .map_err(|e| format!("teardown close: {e}"))?;
-                self.model.close(id);
-            }
-        }
-        // Every persistent file still holds what was written.
-        let slots: Vec<u32> = self
-            .model
-            .files
-            .iter()
-            .filter(|(_, f)| f.persist)
-            .map(|(s, _)| *s)
-            .collect();
-        for slot in slots {
-            let got = self.observe(slot)?;
-            if Some(&got) != self.model.files.get(&slot).map(|f| &f.data) {
-                return Err(format!(
-                    "teardown: slot {slot} content differs from the model"
-                ));
-            }
-        }
-        for p in 0..PROCS {
-            let d = self.procs[p].driver.take().ok_or("no driver")?;
-            d.shutdown()
-                .map_err(|e| format!("teardown shutdown: {e}"))?;
-            self.procs[p].process.exit();
-        }
-        let (last, mut d) = self.fresh_pair()?;
-        d.recover(None)
-            .map_err(|e| format!("teardown recover: {e}"))?;
-        self.model.recover();
-        let slots: Vec<u32> = self.model.files.keys().copied().collect();
-        for slot in slots {
-            d.delete(&name(slot))
-                .map_err(|e| format!("teardown delete h{slot}: {e}"))?;
-            self.model.delete(0, slot);
-        }
-        d.shutdown()
-            .map_err(|e| format!("teardown last shutdown: {e}"))?;
-        last.exit();
-        // Nothing leaks: every crash and fault above has been cleaned up by the kernel
-        // (dead processes) and by recover (orphan segments and counters).
-        let o = self.kernel.objects();
-        if !o.segments.is_empty() || !o.counters.is_empty() || !o.locks.is_empty() {
-            return Err(format!("teardown: kernel objects left: {o:?}"));
-        }
-        let s = self.kernel.stats().objects;
-        if s.mappings != 0 || s.lock_owners != 0 || s.processes_alive != 0 {
-            return Err(format!("teardown: {s:?}"));
-        }
-        Ok(())
     }
 }
 
