@@ -8,11 +8,13 @@
 //! ```text
 //! create(name)            -> Handle (read-write, exclusive lock held)
 //! open(name, mode, wait)  -> Handle (= open_start + platform lock + open_finish)
-//! read / write / seek / size / flush / view (handle)
+//! read / write / seek / size / flush / view (handle)   view: mapping + FITS byte range
 //! close(handle)
 //! delete(name)            marks the file deleted; the last close frees it
+//! remove(handle)          delete through an open handle, then close it
 //! list(&mut [SlotStatus]) snapshot of the table with lock states
 //! recover(slot)           repairs or removes only what is really broken
+//! shutdown()              closes everything, detaches (and if unused removes) the table
 //! ```
 //!
 //! # Protocol reasoning
@@ -47,8 +49,9 @@
 //! key no entry names. [`Driver::recover`] with `None` removes such orphans: segments with
 //! our block header under their slot's lock, segments without one (crash before the header
 //! write) and counters under the lock on all slots — a creator or grower holds its slot's
-//! lock until the entry names its objects, so a live one is never disturbed. After the entry is written,
-//! the file exists, empty, with `nprocdebug` = 1 and no writer: `recover` resets `nprocdebug`.
+//! lock until the entry names its objects, so a live one is never disturbed. After the entry
+//! is written, the file exists, empty, with `nprocdebug` = 1 and no writer: `recover` resets
+//! `nprocdebug`.
 //!
 //! ## Open read-only — readers do not serialize
 //! CFITSIO *attaches* under the exclusive lock and then takes the shared lock. We take the
@@ -67,9 +70,10 @@
 //!
 //! ## Open read-write
 //! Exclusive lock (waiting or not, or with a timeout, as asked), checks as above, attach,
-//! counter +1, `nprocdebug` +1. *Crash:* lock released, counter undone, `nprocdebug` stays one
-//! too high; `recover` sees `nprocdebug > 0` while it holds the exclusive lock itself (so no
-//! writer can be alive) and resets it to 0 — the data is intact and stays.
+//! counter +1, `nprocdebug` set to 1. *Crash:* lock released, counter undone, `nprocdebug`
+//! stays 1; the next read-write open sets it right, and `recover` sees `nprocdebug > 0`
+//! while it holds the exclusive lock itself (so no writer can be alive) and resets it to 0 —
+//! the data is intact and stays.
 //!
 //! ## Close — never waits for other readers
 //! Read-only: counter −1, detach, read the attributes (still under our shared lock), unlock.
@@ -82,12 +86,13 @@
 //! sees both "deleted" and "0". A read-only operation never removes a file that is not
 //! deleted (attr exactly `RESIZE`): attributes other than `RESIZE` and `RESIZE|PERSIST` are
 //! reported as corrupt, never acted on.
-//! Read-write: `nprocdebug` −1, counter −1, detach; if deleted and the counter is 0 free it
-//! (we still hold the exclusive lock); unlock.
+//! Read-write: publish a pending shadow, `nprocdebug` set to 0, counter −1, detach; if
+//! deleted and the counter is 0 free it (we still hold the exclusive lock); unlock.
 //!
 //! ## Write, shadow and growth
 //! A read-write handle holds the exclusive lock, so nobody else reads or changes the file
-//! while it writes. Two write modes ([`WriteMode`], per [`Config`]):
+//! while it writes. Two write modes ([`WriteMode`], from [`Config`], changeable per handle
+//! with [`Driver::set_write_mode`]):
 //!
 //! * **Shadow** (default, issue 5 row 1): the first write after an open or a flush copies
 //!   the file into a new segment under a fresh key (the "shadow"); writes go there and the
