@@ -57,8 +57,10 @@ pub fn card(data: &[u8]) {
             assert!(!c.type_name().is_empty());
             assert_eq!(c.index(), 3);
             if let Some(Value::String(s)) = c.value() {
-                assert!(s.unescaped_len() <= 68);
-                let mut buf = [0u8; 68];
+                // At most 70 characters fit between quotes (CONTINUE quotes may start in
+                // byte 9).
+                assert!(s.unescaped_len() <= 70);
+                let mut buf = [0u8; 70];
                 assert_eq!(s.copy_unescaped(&mut buf), Ok(s.unescaped_len()));
             }
             // Round trip through the writer.

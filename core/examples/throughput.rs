@@ -1,5 +1,6 @@
 //! Fixed-work header parsing loop, for `perf stat -e cycles:u` when the machine is too busy
-//! for wall-clock benchmarks: `cargo run --release -p shmfits-core --example throughput -- walk`.
+//! for wall-clock benchmarks: `cargo run --release -p shmfits-core --example throughput --
+//! walk|header [DUMP_PATH]` (the optional path receives the file, e.g. to time CFITSIO on it).
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -57,6 +58,9 @@ fn main() {
         let n = b.finish().unwrap();
         (block[..n].to_vec(), 20_000)
     };
+    if let Some(path) = std::env::args().nth(2) {
+        std::fs::write(&path, &file).expect("write dump");
+    }
     let header_bytes: usize = if what == "walk" {
         1001 * BLOCK_LEN
     } else {

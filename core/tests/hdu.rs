@@ -311,6 +311,26 @@ fn random_groups() {
         Header::parse(&f).unwrap_err().kind,
         HduErrorKind::MissingKeyword(Mandatory::Pcount)
     );
+    // A bad PCOUNT matters for random groups only.
+    let groups = |pcount: i64, groups: bool| {
+        header(&[
+            l("SIMPLE", true),
+            i("BITPIX", 8),
+            i("NAXIS", 2),
+            i("NAXIS1", 0),
+            i("NAXIS2", 4),
+            i("PCOUNT", pcount),
+            i("GCOUNT", 1),
+            l("GROUPS", groups),
+        ])
+    };
+    let e = Header::parse(&groups(-1, true)).unwrap_err();
+    assert_eq!(e.kind, HduErrorKind::InvalidValue(Mandatory::Pcount));
+    assert_eq!(e.card, Some(8));
+    let f = groups(-1, false);
+    let h = Header::parse(&f).unwrap();
+    assert_eq!(h.layout().kind(), HduKind::Primary);
+    assert_eq!((h.layout().pcount(), h.layout().gcount()), (0, 1));
 }
 
 fn first_err(cards: &[C<'_>]) -> HduError {
@@ -520,7 +540,7 @@ fn extension_first_card_checked_by_walk() {
     assert_eq!((e.hdu, e.card, e.offset), (1, Some(0), 2880));
     // Garbage after the last HDU.
     let mut f = primary(8, &[]);
-    f.extend(std::iter::repeat_n(0u8, 2880));
+    f.extend(vec![0u8; 2880]);
     let e = walk(&f).1.unwrap();
     assert_eq!(e.kind, HduErrorKind::Card(CardErrorKind::InvalidByte(0)));
     assert_eq!((e.hdu, e.card, e.offset), (1, Some(0), 2880));

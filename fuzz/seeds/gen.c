@@ -53,5 +53,18 @@ int main(void) {
     float g[32]; for (int i = 0; i < 32; i++) g[i] = i;
     CK(fits_write_grppar_flt(f, 1, 1, 2, g, &status));
     CK(fits_close_file(f, &status));
+
+    /* 4: one image extension per BITPIX, 5x3 pixels each */
+    remove("bitpix.fits");
+    CK(fits_create_file(&f, "bitpix.fits", &status));
+    CK(fits_create_img(f, BYTE_IMG, 0, NULL, &status));
+    int bp[] = {BYTE_IMG, SHORT_IMG, LONG_IMG, LONGLONG_IMG, FLOAT_IMG, DOUBLE_IMG};
+    long n2[2] = {5, 3};
+    double px[15]; for (int i = 0; i < 15; i++) px[i] = i;
+    for (int k = 0; k < 6; k++) {
+        CK(fits_create_img(f, bp[k], 2, n2, &status));
+        CK(fits_write_img(f, TDOUBLE, 1, 15, px, &status));
+    }
+    CK(fits_close_file(f, &status));
     return 0;
 }

@@ -255,6 +255,15 @@ impl<'a> Card<'a> {
     /// # Errors
     /// As [`Card::parse`].
     pub fn parse_array(bytes: &'a [u8; CARD_LEN], index: usize) -> Result<Card<'a>, CardError> {
+        Self::parse_inline(bytes, index)
+    }
+
+    /// [`Card::parse_array`], always inlined (the header scanner's hot loop).
+    #[inline(always)]
+    pub(crate) fn parse_inline(
+        bytes: &'a [u8; CARD_LEN],
+        index: usize,
+    ) -> Result<Card<'a>, CardError> {
         let err = |offset, kind| CardError {
             card: index,
             offset,

@@ -21,10 +21,10 @@
 //! assert_eq!(header.cards().count(), 5);
 //! ```
 
-use super::card::{Card, CardError, CardKind, CARD_LEN};
+use super::card::{Card, CardError, CardErrorKind, CardKind, CARD_LEN};
 use super::error::{HduError, HduErrorKind};
 use super::layout::{Expect, HduLayout, LayoutBuilder};
-use super::value::{BufferTooSmall, FitsStr, Value};
+use super::value::{skip_spaces, BufferTooSmall, FitsStr, Value};
 use super::BLOCK_LEN;
 
 /// Checks cards block by block and feeds the layout builder (shared by [`Header::parse`],
@@ -63,7 +63,7 @@ impl Scanner {
         for (k, raw) in block.chunks_exact(CARD_LEN).enumerate() {
             let card_at = at.saturating_add((k * CARD_LEN) as u64);
             if self.ended {
-                if raw.iter().any(|&b| b != b' ') {
+                if skip_spaces(raw, 0) < CARD_LEN {
                     return Err(HduError {
                         hdu,
                         card: Some(self.cards + 1 + self.after),
@@ -81,7 +81,14 @@ impl Scanner {
                 offset: card_at,
                 kind,
             };
-            let card = Card::parse(raw, index).map_err(|e| HduError {
+            let raw: &[u8; CARD_LEN] = raw.try_into().map_err(|_| {
+                HduError::new(
+                    hdu,
+                    card_at,
+                    HduErrorKind::Card(CardErrorKind::Length(raw.len())),
+                )
+            })?;
+            let card = Card::parse_inline(raw, index).map_err(|e| HduError {
                 hdu,
                 card: Some(index),
                 offset: card_at.saturating_add(e.offset as u64),

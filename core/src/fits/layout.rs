@@ -216,6 +216,9 @@ pub(crate) struct LayoutBuilder {
     groups: bool,
     have_pcount: bool,
     have_gcount: bool,
+    /// A primary-header PCOUNT / GCOUNT that is not a non-negative integer.
+    bad_pcount: bool,
+    bad_gcount: bool,
     /// Number of positional mandatory keywords (known once NAXIS is read).
     positional: usize,
     /// `NAXIS1`.
@@ -259,6 +262,8 @@ impl LayoutBuilder {
             groups: false,
             have_pcount: false,
             have_gcount: false,
+            bad_pcount: false,
+            bad_gcount: false,
             positional: 3,
             naxis1: 0,
             prod_all: Some(1),
@@ -348,12 +353,18 @@ impl LayoutBuilder {
             "GROUPS" if self.primary => {
                 self.groups = v.and_then(Value::as_bool) == Some(true);
             }
+            // In a primary header PCOUNT and GCOUNT only matter for random groups (decided
+            // at END); a bad value is an error only then.
             "PCOUNT" if self.primary => {
-                self.layout.pcount = int_in(v, 0, i64::MAX, Mandatory::Pcount)?.unsigned_abs();
+                let p = int_in(v, 0, i64::MAX, Mandatory::Pcount);
+                self.layout.pcount = p.map_or(0, i64::unsigned_abs);
+                self.bad_pcount = p.is_err();
                 self.have_pcount = true;
             }
             "GCOUNT" if self.primary => {
-                self.layout.gcount = int_in(v, 0, i64::MAX, Mandatory::Gcount)?.unsigned_abs();
+                let g = int_in(v, 0, i64::MAX, Mandatory::Gcount);
+                self.layout.gcount = g.map_or(0, i64::unsigned_abs);
+                self.bad_gcount = g.is_err();
                 self.have_gcount = true;
             }
             _ => {}
@@ -469,6 +480,12 @@ impl LayoutBuilder {
                 }
                 if !self.have_gcount {
                     return Err(HduErrorKind::MissingKeyword(Mandatory::Gcount));
+                }
+                if self.bad_pcount {
+                    return Err(HduErrorKind::InvalidValue(Mandatory::Pcount));
+                }
+                if self.bad_gcount {
+                    return Err(HduErrorKind::InvalidValue(Mandatory::Gcount));
                 }
                 l.kind = HduKind::RandomGroups;
                 groups = true;
