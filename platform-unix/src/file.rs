@@ -318,6 +318,28 @@ impl ShmFile {
         self.shm.with(|d| Ok(d.flush(self.handle)?))
     }
 
+    /// Set the length to `len` bytes: shrinking forgets the bytes past `len`, growing appends
+    /// zeros; the position does not move. Like a write, the change is published by
+    /// [`ShmFile::sync`] or [`ShmFile::close`] (with the default shadow writes).
+    ///
+    /// # Errors
+    /// [`Error::Driver`]: `ReadOnly` for a read-only handle, `TooLarge`, growth failures.
+    pub fn set_len(&mut self, len: u64) -> Result<(), Error> {
+        self.view.take();
+        self.shm.with(|d| Ok(d.set_len(self.handle, len)?))
+    }
+
+    /// Forget everything written since the open or the last [`ShmFile::sync`]: readers never
+    /// see it, and this handle reads the published version again. Only shadow writes (the
+    /// default) can be forgotten; in place there is nothing pending.
+    ///
+    /// # Errors
+    /// [`Error::Driver`].
+    pub fn discard(&mut self) -> Result<(), Error> {
+        self.view.take();
+        self.shm.with(|d| Ok(d.discard(self.handle)?))
+    }
+
     /// Where this handle's writes go: a shadow copy published on flush/close (the default),
     /// or the published segment itself ([`WriteMode::InPlace`], only when asked for).
     ///

@@ -437,4 +437,90 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
     pub fn mode_of(&self, h: Handle) -> Res<Mode, P> {
         Ok(self.local(h)?.mode)
     }
+
+    /// Set the file's length to `len` FITS bytes. Shrinking forgets the bytes past `len`;
+    /// growing appends zeros. The position is not moved (it may end up past the end).
+    ///
+    /// With [`WriteMode::Shadow`] the change goes to the shadow like a write (a shrink that
+    /// starts a shadow copies only the `len` bytes that stay, into a segment sized for them)
+    /// and is published by [`Driver::flush`] or [`Driver::close`]; in place, the table's size
+    /// is stored before this returns. The segment itself never shrinks in place: its spare
+    /// room is reused by later writes (the bytes there read as zeros once the file grows over
+    /// them again).
+    ///
+    /// # Errors
+    /// [`Error::BadHandle`]; [`Error::ReadOnly`]; [`Error::TooLarge`] (nothing changed) when
+    /// `len` passes [`MAX_FITS_SIZE`](crate::shm::MAX_FITS_SIZE); the errors of
+    /// [`Driver::write`] while growing.
+    pub fn set_len(&mut self, h: Handle, len: u64) -> Res<(), P> {
+        let (_, e, pos, slot) = self.open_local(h)?;
+        if self.local(h)?.mode != Mode::ReadWrite || self.local(h)?.state != State::WriteLocked {
+            return Err(Error::ReadOnly { slot });
+        }
+        let too_large = Error::TooLarge {
+            slot,
+            requested: len,
+            max: Self::fits_max(),
+        };
+        if len > Self::fits_max() {
+            return Err(too_large);
+        }
+        let len_us = usize::try_from(len).map_err(|_| too_large)?;
+        let cur = e.fits_len();
+        if len_us > cur {
+            // A one-byte write at the new end: the write zero-fills the gap before it and
+            // does the shadow, growth and table bookkeeping.
+            self.local_mut(h)?.pos = len - 1;
+            let written = self.write(h, &[0]);
+            self.local_mut(h)?.pos = pos;
+            return written.map(|_| ());
+        }
+        if len_us == cur {
+            return Ok(());
+        }
+        let shadow = self.local(h)?.write_mode == WriteMode::Shadow;
+        let mut ne = e;
+        ne.size = len_us + FILE_HEADER_SIZE;
+        if shadow && self.local(h)?.committed.is_none() {
+            // Copy only what stays: the handle's entry says `len` while relocating.
+            self.local_mut(h)?.entry = Some(ne);
+            let moved = Self::next_len(slot, len_us, 0).and_then(|n| self.relocate(h, n));
+            let (new_m, moved_e) = match moved {
+                Ok(x) => x,
+                Err(err) => {
+                    self.local_mut(h)?.entry = Some(e);
+                    return Err(err);
+                }
+            };
+            let swapped = self.swap_mapping(h, new_m, moved_e);
+            self.local_mut(h)?.committed = Some(e);
+            return swapped;
+        }
+        if !shadow {
+            self.write_raw(slot, &RawEntry::used(&ne))?;
+        }
+        self.local_mut(h)?.entry = Some(ne);
+        Ok(())
+    }
+
+    /// Forget what this handle wrote since it was opened or last flushed: a pending shadow
+    /// is removed and the handle reads the published version again (position kept). Nothing
+    /// to do without a pending shadow (in place, writes are already published).
+    ///
+    /// # Errors
+    /// [`Error::BadHandle`]; platform errors attaching the published segment (the shadow is
+    /// then kept) or removing the shadow.
+    pub fn discard(&mut self, h: Handle) -> Res<(), P> {
+        let Some(old) = self.local(h)?.committed else {
+            return Ok(());
+        };
+        let slot = self.local(h)?.slot;
+        let m = self
+            .platform
+            .segment_attach(old.handle)
+            .map_err(plat(slot, "attach published segment"))?;
+        let discarded = self.discard_shadow(h);
+        self.local_mut(h)?.mapping = Some(m);
+        discarded
+    }
 }
