@@ -191,10 +191,7 @@ fn fuzz_input_decodes_to_replays() {
     for mode in [WriteMode::Shadow, WriteMode::InPlace] {
         let allowed: Vec<Step> = steps
             .iter()
-            .filter(|s| {
-                s.fault
-                    .map_or(true, |f| !known_gaps(mode).contains(&f.call))
-            })
+            .filter(|s| s.fault.is_none_or(|f| !known_gaps(mode).contains(&f.call)))
             .cloned()
             .collect();
         run(&allowed, mode).unwrap();

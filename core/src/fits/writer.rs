@@ -527,7 +527,7 @@ impl<'b> HeaderBuilder<'b> {
         comment: Option<&str>,
     ) -> Result<(), WriteError> {
         check_keyword(keyword)?;
-        if !printable(s) || !comment.map_or(true, printable) {
+        if !printable(s) || !comment.is_none_or(printable) {
             return Err(WriteError::NotPrintable);
         }
         // Trailing spaces are insignificant; dropping them keeps the last part from being
