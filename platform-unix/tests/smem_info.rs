@@ -213,7 +213,7 @@ fn exit_codes() {
     assert_eq!(help.status.code(), Some(0));
     let help = String::from_utf8(help.stdout).unwrap();
     assert!(
-        help.contains("header_start") && help.contains("3 I/O error"),
+        help.contains("header_start") && help.contains("3 I/O error") && help.contains("5 busy"),
         "{help}"
     );
 }
@@ -316,20 +316,31 @@ mod shmem {
         let v = json_of(&out);
         assert_eq!(v["hdus"].as_array().unwrap().len(), 1);
         assert_eq!(v["hdus"][0]["index"], 2);
+        // a bare hN is a slot too
+        let out = smem_env(&["info", "--json", "h2[TAB]"]);
+        assert_eq!(out.status.code(), Some(0));
+        assert_eq!(json_of(&out)["hdus"][0]["index"], 2);
+        // no such HDU, no such file: 4; a slot beyond the slot count: 2, naming it
         assert_eq!(
             smem_env(&["info", "shmem://h2[NOPE]"]).status.code(),
-            Some(3)
+            Some(4)
         );
-        assert_eq!(smem_env(&["info", "shmem://h1"]).status.code(), Some(3));
-        assert_eq!(smem_env(&["info", "shmem://h9"]).status.code(), Some(2));
+        assert_eq!(smem_env(&["info", "shmem://h1"]).status.code(), Some(4));
+        assert_eq!(smem_env(&["info", "h1"]).status.code(), Some(4));
+        let out = smem_env(&["info", "shmem://h9"]);
+        assert_eq!(out.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("shmem://h9"));
 
-        // a writer holds it: fail at once, or wait with --wait
+        // a writer holds it: busy (5) at once with --no-wait, or after --wait SECS
         let w = d.open("shmem://h2", Mode::ReadWrite, Wait::No).unwrap();
-        let out = smem_env(&["info", "shmem://h2"]);
-        assert_eq!(out.status.code(), Some(3));
-        assert!(String::from_utf8_lossy(&out.stderr).contains("locked by a writer"));
+        let out = smem_env(&["info", "--no-wait", "shmem://h2"]);
+        assert_eq!(out.status.code(), Some(5));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("shmem://h2 is locked by a writer"), "{err}");
+        let t = std::time::Instant::now();
         let out = smem_env(&["info", "--wait", "0.2", "shmem://h2"]);
-        assert_eq!(out.status.code(), Some(3));
+        assert_eq!(out.status.code(), Some(5));
+        assert!(t.elapsed() >= std::time::Duration::from_millis(200));
         d.close(w).unwrap();
 
         d.delete("shmem://h2").unwrap();

@@ -1,4 +1,4 @@
-//! `smem info [--json] [--cards] [--wait SECONDS] PATH|shmem://hN[ext]`: walk a FITS file
+//! `smem info [--json] [--cards] [--wait SECS|--no-wait] PATH|shmem://hN[ext]|hN[ext]`: walk a FITS file
 //! and print each HDU.
 //!
 //! The JSON form is one object with stable field names for scripts:
@@ -32,19 +32,20 @@ use std::process::ExitCode;
 use serde::Serialize;
 use shmfits_core::fits::{Card, CardKind, Hdu, HduError, HduKind, Hdus};
 
+use super::context::{self, WaitArgs};
 use super::source::{self, Selected};
-use super::{EXIT_INVALID, EXIT_IO, EXIT_OK};
-use crate::Config;
+use super::{EXIT_INVALID, EXIT_IO, EXIT_NOT_FOUND, EXIT_OK};
 
 /// The long help of `smem info` (`smem info --help`).
 pub const LONG_ABOUT: &str = "\
 Walk a FITS file and print each HDU: kind, BITPIX, axes, byte offsets of header and data,
 data size, EXTNAME and card count (with --cards, every card).
 
-PATH is a file on disk or a shared-memory file shmem://hN, read under a shared lock
-(SHMEM_LIB_KEYBASE, SHMEM_LIB_MAXSEG and SHMFITS_LOCK_DIR select the key range and lock
-file, as for CFITSIO). shmem://hN[ext] shows only that HDU (ext: an index or an EXTNAME).
-A file locked by a writer fails at once unless --wait SECONDS is given.
+PATH is a file on disk or a shared-memory file shmem://hN (or hN; ./h2 is a file on disk),
+read under a shared lock (SHMEM_LIB_KEYBASE, SHMEM_LIB_MAXSEG and SHMFITS_LOCK_DIR select
+the key range and lock file, as for CFITSIO). shmem://hN[ext] shows only that HDU (ext: an
+index or an EXTNAME). A file locked by a writer is waited for up to 10 s (--wait SECS,
+--no-wait), then the exit status is 5.
 
 With --json, print one object for scripts, with these fields (names are stable):
   {\"path\", \"hdus\": [{\"index\" (from 0), \"kind\" (primary|image|table|bintable|
@@ -56,7 +57,9 @@ With --json, print one object for scripts, with these fields (names are stable):
    \"error\": null or {\"offset\", \"hdu\", \"card\" (from 0, or null), \"message\"}}
 On invalid input the HDUs before the error are still listed.
 
-Exit status: 0 valid FITS, 1 invalid FITS, 2 usage error, 3 I/O error.";
+Exit status: 0 valid FITS, 1 invalid FITS, 2 usage error (bad arguments or slot name),
+3 I/O error, 4 no such shmem:// file or HDU, 5 busy (locked by a writer), 6 permission
+denied.";
 
 /// Arguments of `smem info`.
 #[derive(Debug, clap::Args)]
@@ -67,12 +70,11 @@ pub struct InfoArgs {
     /// In the table, also print every card of every header.
     #[arg(long, conflicts_with = "json")]
     pub cards: bool,
-    /// For a `shmem://` file locked by a writer: wait at most this many seconds (default:
-    /// fail at once).
-    #[arg(long, value_name = "SECONDS")]
-    pub wait: Option<f64>,
-    /// The FITS file: a path on disk, or `shmem://hN` (optionally `shmem://hN[ext]`, ext
-    /// an HDU index or EXTNAME, to show that HDU only).
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub wait: WaitArgs,
+    /// The FITS file: a path on disk, or `shmem://hN` / `hN` (optionally `hN[ext]`, ext an
+    /// HDU index or EXTNAME, to show that HDU only). `./h2` is a file on disk.
     pub path: PathBuf,
 }
 
@@ -332,19 +334,15 @@ impl Report {
 /// Runs `smem info`.
 pub fn run(args: &InfoArgs) -> ExitCode {
     let shown = args.path.display().to_string();
-    let config = || Config::from_env().map_err(|e| format!("configuration: {e}"));
-    let loaded = match source::load(&args.path, config, source::wait_for(args.wait)) {
+    let loaded = match source::load(&args.path, context::config, &args.wait) {
         Ok(l) => l,
-        Err(e) => {
-            eprintln!("smem info: {}", e.message);
-            return ExitCode::from(e.exit);
-        }
+        Err(e) => return e.report("info"),
     };
     let mut report = Report::from_bytes(&shown, &loaded.bytes);
     if let Some(sel) = &loaded.selected {
         if let Err(e) = report.select(sel) {
             eprintln!("smem info: {e}");
-            return ExitCode::from(EXIT_IO);
+            return ExitCode::from(EXIT_NOT_FOUND);
         }
     }
     let stdout = io::stdout();
