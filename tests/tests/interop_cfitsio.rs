@@ -392,7 +392,8 @@ fn smem_info_loader_reads_cfitsio_files() {
     };
     let keys = CfitsioKeys::new(0x5348_4C00, SLOTS);
     run(&keys, &c.shmwrite, &["shmem://h8", "64", "48", "2"]);
-    let load = |name: &str| source::load_shmem(name, platform_config(&keys), Wait::No);
+    let no_wait = shmfits_unix::cli::context::WaitArgs::no_wait();
+    let load = |name: &str| source::load_shmem(name, &platform_config(&keys), &no_wait);
     let loaded = load("shmem://h8").unwrap();
     assert_eq!(loaded.selected, None);
     agree(c, &keys, "shmem://h8", &loaded.bytes);
@@ -403,8 +404,8 @@ fn smem_info_loader_reads_cfitsio_files() {
     assert_eq!(report.hdus.len(), 1);
     assert_eq!(report.hdus[0].index, 2);
     assert_eq!(report.hdus[0].naxis, vec![64, 48]);
-    // missing slot and bad name
-    assert_eq!(load("shmem://h1").unwrap_err().exit, 3);
+    // missing slot (4) and bad name (2)
+    assert_eq!(load("shmem://h1").unwrap_err().exit, 4);
     assert_eq!(load("shmem://h16").unwrap_err().exit, 2);
     // the loader leaves nothing of its own behind: only CFITSIO's table, segment, semaphore
     assert_eq!(keys.objects().len(), 3, "{:?}", keys.objects());
