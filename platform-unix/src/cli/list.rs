@@ -46,7 +46,7 @@ pub struct WatchArgs {
     #[arg(long, value_name = "SECS", default_value_t = 2.0, value_parser = parse_interval)]
     pub interval: f64,
     /// Stop after this many listings (default: until interrupted).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
     /// Long table, as `smem list --long`.
     #[arg(long, short = 'l')]
