@@ -332,13 +332,12 @@ fn a_failed_write_leaves_no_bytes_for_a_later_gap() {
     );
 }
 
-/// Known gap of the driver (found by the model-based test with shadow writes): when the
-/// first write after an open makes the shadow and detaching the published segment fails,
-/// `make_shadow` returns before it records the published entry (`committed`), so the next
-/// write makes a second shadow from the first and publishing at close then finds the table
-/// "changed behind the write lock".
+/// Found by the model-based test with shadow writes: when the first write after an open
+/// makes the shadow and detaching the published segment fails, the handle must still
+/// remember the published entry (`committed`); otherwise the next write makes a second
+/// shadow from the first and publishing at close finds the table "changed behind the write
+/// lock".
 #[test]
-#[ignore = "driver gap: a failed detach while making a shadow loses track of the published entry"]
 fn a_failed_detach_while_making_a_shadow_still_publishes_at_close() {
     let k = MockKernel::new();
     let p = k.spawn();
