@@ -295,7 +295,7 @@ impl LayoutBuilder {
             Mandatory::NaxisN(n) => key
                 .strip_prefix("NAXIS")
                 .and_then(|d| d.parse::<u16>().ok())
-                .is_some_and(|k| k == n && !key.as_bytes().get(5).is_some_and(|&c| c == b'0')),
+                .is_some_and(|k| k == n && key.as_bytes().get(5).is_none_or(|&c| c != b'0')),
             Mandatory::Simple => key == "SIMPLE",
             Mandatory::Xtension => key == "XTENSION",
             Mandatory::Bitpix => key == "BITPIX",

@@ -19,7 +19,7 @@ impl World {
         before: &Model,
         only: Option<&BTreeSet<u32>>,
     ) -> Result<(), String> {
-        let within = |slot: u32| only.map_or(true, |o| o.contains(&slot));
+        let within = |slot: u32| only.is_none_or(|o| o.contains(&slot));
         // Handles the model opened for an operation that failed must go.
         let known: BTreeSet<u64> = self
             .procs
@@ -264,7 +264,7 @@ impl World {
             return Ok(Some(buf));
         }
         // Only an idle or read-locked file that is not deleted can be opened to look at.
-        let deleted = self.model.files.get(&slot).map_or(true, |f| !f.persist);
+        let deleted = self.model.files.get(&slot).is_none_or(|f| !f.persist);
         if self.model.writers_on(slot) > 0 || deleted {
             return Ok(None);
         }
