@@ -248,6 +248,50 @@ fn overflow() {
     let f = primary(64, &[big, big]);
     let e = Header::parse(&f).unwrap_err();
     assert_eq!(e.kind, HduErrorKind::Overflow);
+    // The error names the card whose value made the size overflow: NAXIS2 (card 4).
+    assert_eq!((e.card, e.offset), (Some(4), 320));
+    // ... also when END is blocks later, and from a stream that starts at an offset.
+    let mut cards = vec![l("SIMPLE", true), i("BITPIX", 64), i("NAXIS", 2)];
+    cards.extend([i("NAXIS1", big), i("NAXIS2", big)]);
+    cards.extend((0..70).map(|_| C::Comment("padding")));
+    let f = header(&cards);
+    assert_eq!(f.len(), 3 * BLOCK_LEN);
+    let e = Header::parse(&f).unwrap_err();
+    assert_eq!(
+        (e.kind, e.card, e.offset),
+        (HduErrorKind::Overflow, Some(4), 320)
+    );
+    let mut s = HeaderStream::new(0, 5760);
+    assert!(matches!(s.push(&f[..BLOCK_LEN]), Ok(Status::Partial)));
+    assert!(matches!(
+        s.push(&f[BLOCK_LEN..2 * BLOCK_LEN]),
+        Ok(Status::Partial)
+    ));
+    let e = s.push(&f[2 * BLOCK_LEN..]).unwrap_err();
+    assert_eq!((e.card, e.offset), (Some(4), 5760 + 320));
+    // ... also when only the bytes (BITPIX/8 times the product) overflow: NAXIS3 here,
+    // and not when a later axis is 0.
+    let e = Header::parse(&primary(16, &[1 << 31, 1 << 31, 4, 7])).unwrap_err();
+    assert_eq!(
+        (e.kind, e.card, e.offset),
+        (HduErrorKind::Overflow, Some(5), 400)
+    );
+    let zero = primary(16, &[1 << 31, 1 << 31, 4, 0]);
+    assert_eq!(Header::parse(&zero).unwrap().layout().data_len(), 0);
+    // Extensions: GCOUNT (or PCOUNT) can be the card that overflows.
+    let e = Header::parse(&ext("FOO", 8, &[8, 1 << 40], 1 << 62, 4, &[])).unwrap_err();
+    assert_eq!(
+        (e.kind, e.card, e.offset),
+        (HduErrorKind::Overflow, Some(6), 480)
+    );
+    let e = Header::parse(&ext("FOO", 8, &[3, 1 << 62], big, 1, &[])).unwrap_err();
+    assert_eq!(
+        (e.kind, e.card, e.offset),
+        (HduErrorKind::Overflow, Some(5), 400)
+    );
+    // PCOUNT and GCOUNT fit, their bytes do not: GCOUNT, the last factor.
+    let e = Header::parse(&ext("FOO", 64, &[1], 1 << 60, 2, &[])).unwrap_err();
+    assert_eq!((e.kind, e.card), (HduErrorKind::Overflow, Some(5)));
     // One axis just below overflow with BITPIX 8: size fits in u64 but padding overflows?
     let f = primary(8, &[big]);
     let h = Header::parse(&f).unwrap();
@@ -269,7 +313,11 @@ fn overflow() {
         i("PCOUNT", big),
         i("GCOUNT", 3),
     ]);
-    assert_eq!(Header::parse(&f).unwrap_err().kind, HduErrorKind::Overflow);
+    let e = Header::parse(&f).unwrap_err();
+    assert_eq!(
+        (e.kind, e.card, e.offset),
+        (HduErrorKind::Overflow, Some(7), 560)
+    );
 }
 
 #[test]

@@ -137,7 +137,7 @@ proptest! {
     #[test]
     fn long_string_roundtrip(
         s in "[ -~]{0,400}",
-        comment in proptest::option::of("[ -~]{0,65}"),
+        comment in proptest::option::of("[ -~]{0,63}"),
     ) {
         let comment = comment.map(|c| c.trim_end().to_string());
         let mut buf = vec![0u8; 2880 * 4];
@@ -156,6 +156,11 @@ proptest! {
         // The comment is on the last card of the string.
         let last = h.cards().map(|c| c.unwrap()).filter(|c| c.keyword() != "AFTER").last().unwrap();
         prop_assert_eq!(last.comment(), comment.as_deref());
+        // ... together with the string's last characters: never an empty final part.
+        if last.keyword() == "CONTINUE" {
+            let part = last.value().unwrap().as_str().unwrap().raw();
+            prop_assert!(!part.is_empty(), "{:?}", last);
+        }
         prop_assert_eq!(h.get("AFTER").unwrap().value().unwrap().as_str().unwrap().raw(), "x");
     }
 
@@ -295,6 +300,23 @@ fn writer_errors() {
         Err(BufferTooSmall { needed: 240 })
     );
     assert_eq!(b.len(), 0);
+    // A long string's last card keeps room for a character next to the comment.
+    let mut buf = [0u8; 2880];
+    let mut b = HeaderBuilder::new(&mut buf);
+    let c64 = "c".repeat(64);
+    assert_eq!(
+        b.long_string("L", "yyyyyyyyyy", Some(&c64)),
+        Err(CommentTooLong)
+    );
+    b.long_string("L", "yyyyyyyyyy", Some(&c64[1..])).unwrap();
+    assert_eq!(b.len(), 160);
+    assert_eq!(&buf[..20], b"L       = 'yyyyyyyy&");
+    assert_eq!(&buf[80..80 + 17], b"CONTINUE  'yy' / ");
+    // A short one fits one card once it is not padded to 8 characters.
+    let mut b = HeaderBuilder::new(&mut buf);
+    b.long_string("L", "y", Some(&c64[1..])).unwrap();
+    assert_eq!(b.len(), 80);
+    assert_eq!(&buf[..16], b"L       = 'y' / ");
 }
 
 #[test]

@@ -18,7 +18,6 @@ use proptest::test_runner::RngSeed;
 use shmfits_core::shm::WriteMode;
 use shmfits_mock::model::world::{Fault, Op, Step, PROCS, SLOTS};
 use shmfits_mock::model::{run, steps_from_bytes, FAULT_CALLS, FAULT_ERRNOS};
-use shmfits_mock::CallKind;
 
 fn op() -> impl Strategy<Value = Op> {
     let slot = 0..SLOTS;
@@ -39,28 +38,9 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// Calls left out of fault injection for now, each because of a driver gap pinned by an
-/// ignored test in `driver_scenarios.rs` (put them back when the test passes):
-/// * `segment_remove` — a free that removed the counter and then fails (or dies) before
-///   removing the segment leaves an entry whose counter key another create may take; recover
-///   then fails with `EEXIST` (`recover_copes_with_a_lost_counter_whose_key_was_reused`);
-/// * `segment_detach`, with shadow writes — a failed detach while making the shadow loses
-///   track of the published entry (`a_failed_detach_while_making_a_shadow_still_publishes_at_close`).
-fn known_gaps(mode: WriteMode) -> &'static [CallKind] {
-    match mode {
-        WriteMode::Shadow => &[CallKind::SegmentRemove, CallKind::SegmentDetach],
-        _ => &[CallKind::SegmentRemove],
-    }
-}
-
-fn fault(mode: WriteMode) -> impl Strategy<Value = Option<Fault>> {
-    let calls: Vec<CallKind> = FAULT_CALLS
-        .iter()
-        .copied()
-        .filter(|c| !known_gaps(mode).contains(c))
-        .collect();
+fn fault() -> impl Strategy<Value = Option<Fault>> {
     let f = (
-        proptest::sample::select(calls),
+        proptest::sample::select(&FAULT_CALLS[..]),
         1..4u8,
         proptest::option::weighted(0.75, proptest::sample::select(&FAULT_ERRNOS[..])),
     )
@@ -68,8 +48,8 @@ fn fault(mode: WriteMode) -> impl Strategy<Value = Option<Fault>> {
     proptest::option::weighted(0.25, f)
 }
 
-fn step(mode: WriteMode) -> impl Strategy<Value = Step> {
-    (0..PROCS, op(), fault(mode)).prop_map(|(proc, op, fault)| Step { proc, op, fault })
+fn step() -> impl Strategy<Value = Step> {
+    (0..PROCS, op(), fault()).prop_map(|(proc, op, fault)| Step { proc, op, fault })
 }
 
 fn cases() -> u32 {
@@ -101,7 +81,7 @@ proptest! {
     /// writer that dies loses only what it had not flushed.
     #[test]
     fn driver_on_mock_matches_the_model_with_shadow_writes(
-        steps in proptest::collection::vec(step(WriteMode::Shadow), 1..60)
+        steps in proptest::collection::vec(step(), 1..60)
     ) {
         run(&steps, WriteMode::Shadow).map_err(TestCaseError::fail)?;
     }
@@ -109,7 +89,7 @@ proptest! {
     /// In-place writes: every byte written is in the file at once and survives its writer.
     #[test]
     fn driver_on_mock_matches_the_model_with_in_place_writes(
-        steps in proptest::collection::vec(step(WriteMode::InPlace), 1..60)
+        steps in proptest::collection::vec(step(), 1..60)
     ) {
         run(&steps, WriteMode::InPlace).map_err(TestCaseError::fail)?;
     }
@@ -189,11 +169,6 @@ fn fuzz_input_decodes_to_replays() {
     let steps = steps_from_bytes(&data);
     assert_eq!(steps.len(), 40);
     for mode in [WriteMode::Shadow, WriteMode::InPlace] {
-        let allowed: Vec<Step> = steps
-            .iter()
-            .filter(|s| s.fault.is_none_or(|f| !known_gaps(mode).contains(&f.call)))
-            .cloned()
-            .collect();
-        run(&allowed, mode).unwrap();
+        run(&steps, mode).unwrap();
     }
 }

@@ -176,7 +176,8 @@ def main():
     # BITPIX 12 is not one of 8, 16, 32, 64, -32, -64 (card 1)
     write("bad_bitpix.fits", header(primary(12, [])))
 
-    # 3 axes of 2^32 64-bit pixels: 2^99 bytes, the size overflows 64 bits
+    # 3 axes of 2^32 64-bit pixels: 2^99 bytes, the size overflows 64 bits at NAXIS2
+    # (card 4, byte 320: 2^32 * 2^32), where the error must point
     write("bad_naxis_overflow.fits", header(primary(64, [2**32] * 3)))
 
     # a BEL control byte inside the comment of card 3, column 32 (byte 3*80+31 = 271)

@@ -290,8 +290,14 @@ impl<'a> Card<'a> {
         let keyword;
         let kind;
         let (mut value, mut raw_value, mut comment) = (Value::Undefined, "", None);
+        // ESO HIERARCH convention: the name runs from byte 10 to the value indicator, the
+        // first `=`, and cannot hold `=` itself. A `/` or `'` before that `=` means there
+        // is no value indicator: the `=` is inside free text (`HIERARCH ESO NOTE / a=b`),
+        // and the card is commentary. (CFITSIO 4.2.0 takes the first `=` regardless and
+        // names the keyword `ESO NOTE / a`.)
         let hier_eq = if key == b"HIERARCH" && bytes[8] == b' ' {
             text.find('=')
+                .filter(|&eq| !sub(9..eq).contains(['/', '\'']))
         } else {
             None
         };
@@ -363,7 +369,8 @@ impl<'a> Card<'a> {
 
     /// The keyword name without trailing spaces (`""` for a blank keyword). For ESO
     /// `HIERARCH` cards, all text before `=` (e.g. `HIERARCH ESO DET CHIP`), trailing spaces
-    /// removed.
+    /// removed; a `HIERARCH` card with a `/` or `'` before its first `=` has no value
+    /// indicator and is commentary, keyword `HIERARCH`.
     pub const fn keyword(&self) -> &'a str {
         self.keyword
     }

@@ -95,7 +95,13 @@ impl Scanner {
                 kind: HduErrorKind::Card(e.kind),
             })?;
             if card.kind() == CardKind::End {
-                self.builder.finish(index).map_err(err)?;
+                self.builder.finish(index).map_err(|(kind, at)| HduError {
+                    hdu,
+                    card: Some(at),
+                    // `at` ≤ `index`: an earlier card of this header, whose offset follows.
+                    offset: card_at.saturating_sub((index.saturating_sub(at) * CARD_LEN) as u64),
+                    kind,
+                })?;
                 self.ended = true;
                 continue;
             }

@@ -230,6 +230,19 @@ pub(crate) struct LayoutBuilder {
     /// Whether an axis is 0 (all axes / after `NAXIS1`), making the product 0 regardless.
     zero_all: bool,
     zero_rest: bool,
+    /// Bytes of the axes so far (BITPIX/8 times `prod_all` / `prod_rest`; `None` on
+    /// overflow).
+    bytes_all: Option<u64>,
+    bytes_rest: Option<u64>,
+    /// Card index of the `NAXISn` that made `prod_all` / `prod_rest` / `bytes_all` /
+    /// `bytes_rest` overflow, to name it in the error.
+    over_all: usize,
+    over_rest: usize,
+    over_bytes_all: usize,
+    over_bytes_rest: usize,
+    /// Card indices of `PCOUNT` and `GCOUNT`.
+    pcount_card: usize,
+    gcount_card: usize,
 }
 
 type R = Result<(), HduErrorKind>;
@@ -270,6 +283,14 @@ impl LayoutBuilder {
             prod_rest: Some(1),
             zero_all: false,
             zero_rest: false,
+            bytes_all: Some(1),
+            bytes_rest: Some(1),
+            over_all: 0,
+            over_rest: 0,
+            over_bytes_all: 0,
+            over_bytes_rest: 0,
+            pcount_card: 0,
+            gcount_card: 0,
         }
     }
 
@@ -337,7 +358,7 @@ impl LayoutBuilder {
             if card.kind() != CardKind::Value || !Self::is(key, m) {
                 return Err(HduErrorKind::ExpectedKeyword(m));
             }
-            return self.mandatory(m, card.value(), axes);
+            return self.mandatory(index, m, card.value(), axes);
         }
         if card.kind() != CardKind::Value {
             return Ok(());
@@ -356,12 +377,14 @@ impl LayoutBuilder {
             // In a primary header PCOUNT and GCOUNT only matter for random groups (decided
             // at END); a bad value is an error only then.
             "PCOUNT" if self.primary => {
+                self.pcount_card = index;
                 let p = int_in(v, 0, i64::MAX, Mandatory::Pcount);
                 self.layout.pcount = p.map_or(0, i64::unsigned_abs);
                 self.bad_pcount = p.is_err();
                 self.have_pcount = true;
             }
             "GCOUNT" if self.primary => {
+                self.gcount_card = index;
                 let g = int_in(v, 0, i64::MAX, Mandatory::Gcount);
                 self.layout.gcount = g.map_or(0, i64::unsigned_abs);
                 self.bad_gcount = g.is_err();
@@ -372,7 +395,13 @@ impl LayoutBuilder {
         Ok(())
     }
 
-    fn mandatory(&mut self, m: Mandatory, v: Option<&Value<'_>>, axes: &mut [u64]) -> R {
+    fn mandatory(
+        &mut self,
+        index: usize,
+        m: Mandatory,
+        v: Option<&Value<'_>>,
+        axes: &mut [u64],
+    ) -> R {
         let l = &mut self.layout;
         match m {
             Mandatory::Simple => match v {
@@ -406,6 +435,9 @@ impl LayoutBuilder {
                     return Err(HduErrorKind::InvalidValue(m));
                 }
                 l.bitpix = i8::try_from(b).map_err(|_| HduErrorKind::InvalidValue(m))?;
+                let bpe = u64::from(l.bitpix.unsigned_abs() / 8);
+                self.bytes_all = Some(bpe);
+                self.bytes_rest = Some(bpe);
             }
             Mandatory::Naxis => {
                 let n = int_in(v, 0, MAX_NAXIS as i64, m)?;
@@ -428,12 +460,14 @@ impl LayoutBuilder {
                     *slot = a;
                 }
                 self.zero_all |= a == 0;
-                self.prod_all = self.prod_all.and_then(|p| p.checked_mul(a));
+                mul_at(&mut self.prod_all, &mut self.over_all, a, index);
+                mul_at(&mut self.bytes_all, &mut self.over_bytes_all, a, index);
                 if k == 1 {
                     self.naxis1 = a;
                 } else {
                     self.zero_rest |= a == 0;
-                    self.prod_rest = self.prod_rest.and_then(|p| p.checked_mul(a));
+                    mul_at(&mut self.prod_rest, &mut self.over_rest, a, index);
+                    mul_at(&mut self.bytes_rest, &mut self.over_bytes_rest, a, index);
                 }
             }
             Mandatory::Pcount => {
@@ -443,6 +477,7 @@ impl LayoutBuilder {
                 }
                 l.pcount = p;
                 self.have_pcount = true;
+                self.pcount_card = index;
             }
             Mandatory::Gcount => {
                 let g = int_in(v, 0, i64::MAX, m)?.unsigned_abs();
@@ -451,6 +486,7 @@ impl LayoutBuilder {
                 }
                 l.gcount = g;
                 self.have_gcount = true;
+                self.gcount_card = index;
             }
             Mandatory::Tfields => {
                 let t = int_in(v, 0, 999, m)?;
@@ -462,30 +498,38 @@ impl LayoutBuilder {
     }
 
     /// Called at `END` after `cards` cards: checks completeness and computes the sizes.
-    pub(crate) fn finish(&mut self, cards: usize) -> Result<&HduLayout, HduErrorKind> {
+    /// An error comes with the index of the card it concerns: the `NAXISn`, `PCOUNT` or
+    /// `GCOUNT` whose value made the data size overflow, else `END` (`cards`).
+    pub(crate) fn finish(&mut self, cards: usize) -> Result<&HduLayout, (HduErrorKind, usize)> {
+        self.sizes(cards)
+            .map_err(|(kind, at)| (kind, at.unwrap_or(cards)))?;
+        Ok(&self.layout)
+    }
+
+    fn sizes(&mut self, cards: usize) -> Result<(), (HduErrorKind, Option<usize>)> {
         if cards < self.positional {
             let m = self.mandatory_at(cards).unwrap_or(if self.primary {
                 Mandatory::Simple
             } else {
                 Mandatory::Xtension
             });
-            return Err(HduErrorKind::MissingKeyword(m));
+            return Err((HduErrorKind::MissingKeyword(m), None));
         }
         let l = &mut self.layout;
         let mut groups = false;
         if self.primary {
             if l.naxis >= 1 && self.naxis1 == 0 && self.groups {
                 if !self.have_pcount {
-                    return Err(HduErrorKind::MissingKeyword(Mandatory::Pcount));
+                    return Err((HduErrorKind::MissingKeyword(Mandatory::Pcount), None));
                 }
                 if !self.have_gcount {
-                    return Err(HduErrorKind::MissingKeyword(Mandatory::Gcount));
+                    return Err((HduErrorKind::MissingKeyword(Mandatory::Gcount), None));
                 }
                 if self.bad_pcount {
-                    return Err(HduErrorKind::InvalidValue(Mandatory::Pcount));
+                    return Err((HduErrorKind::InvalidValue(Mandatory::Pcount), None));
                 }
                 if self.bad_gcount {
-                    return Err(HduErrorKind::InvalidValue(Mandatory::Gcount));
+                    return Err((HduErrorKind::InvalidValue(Mandatory::Gcount), None));
                 }
                 l.kind = HduKind::RandomGroups;
                 groups = true;
@@ -494,30 +538,60 @@ impl LayoutBuilder {
                 l.gcount = 1;
             }
         }
-        let (zero, prod) = if groups {
-            (self.zero_rest, self.prod_rest)
+        let (zero, prod, over, bytes, over_bytes) = if groups {
+            let r = (self.zero_rest, self.prod_rest, self.over_rest);
+            (r.0, r.1, r.2, self.bytes_rest, self.over_bytes_rest)
         } else {
-            (self.zero_all, self.prod_all)
+            let a = (self.zero_all, self.prod_all, self.over_all);
+            (a.0, a.1, a.2, self.bytes_all, self.over_bytes_all)
         };
+        // The card to blame when the size overflows: the NAXISn at which the axes' product
+        // (or their bytes) overflowed, else PCOUNT or GCOUNT (which only count for
+        // extensions and random groups), else the last NAXISn.
+        let counted = groups || !self.primary;
+        let last_axis = 2 + usize::from(l.naxis);
+        let (pcount_card, gcount_card) = if counted {
+            (self.pcount_card, self.gcount_card)
+        } else {
+            (last_axis, last_axis)
+        };
+        let overflow = |at: usize| (HduErrorKind::Overflow, Some(at));
         let elems = if l.naxis == 0 || zero {
             0
         } else {
-            prod.ok_or(HduErrorKind::Overflow)?
+            prod.ok_or(overflow(over))?
         };
         let bpe = u64::from(l.bitpix.unsigned_abs() / 8);
         let len = l
             .pcount
             .checked_add(elems)
-            .and_then(|n| n.checked_mul(l.gcount))
-            .and_then(|n| n.checked_mul(bpe))
-            .ok_or(HduErrorKind::Overflow)?;
+            .ok_or(overflow(pcount_card))?
+            .checked_mul(l.gcount)
+            .ok_or(overflow(gcount_card))?;
+        let blame = match bytes {
+            None if l.naxis > 0 && !zero => over_bytes,
+            _ if l.gcount > 1 => gcount_card,
+            _ if l.pcount > 0 => pcount_card,
+            _ => last_axis,
+        };
+        let len = len.checked_mul(bpe).ok_or(overflow(blame))?;
         l.data_len = len;
-        l.padded_len = padded(len).ok_or(HduErrorKind::Overflow)?;
-        Ok(&self.layout)
+        l.padded_len = padded(len).ok_or(overflow(blame))?;
+        Ok(())
     }
 
     pub(crate) fn layout(&self) -> &HduLayout {
         &self.layout
+    }
+}
+
+/// `*acc *= a`, recording card `index` in `*at` when this multiplication first overflows.
+fn mul_at(acc: &mut Option<u64>, at: &mut usize, a: u64, index: usize) {
+    if let Some(p) = *acc {
+        *acc = p.checked_mul(a);
+        if acc.is_none() {
+            *at = index;
+        }
     }
 }
 

@@ -349,6 +349,31 @@ fn split_part(s: &str) -> usize {
     n
 }
 
+/// Byte length of the next part of long string `s` whose last part may hold `last_cap`
+/// escaped bytes (at least 2): all of `s` if it fits there; else as much as an `&` part
+/// holds, but leaving a non-empty last part (the last card carries the comment).
+fn next_part(s: &str, last_cap: usize) -> usize {
+    if escaped_len(s) <= last_cap {
+        return s.len();
+    }
+    let n = split_part(s);
+    if n < s.len() {
+        return n;
+    }
+    // All of `s` would fit on this `&` card: keep the longest tail that fits the last one.
+    let mut tail = 0;
+    let mut used = 0;
+    for b in s.bytes().rev() {
+        let w = if b == b'\'' { 2 } else { 1 };
+        if used + w > last_cap {
+            break;
+        }
+        used += w;
+        tail += 1;
+    }
+    s.len() - tail
+}
+
 /// Whether ` / comment` fits after string content of `content` escaped bytes (padded to 8).
 fn comment_fits(content: usize, comment: Option<&str>) -> bool {
     let content = if content == 0 { 0 } else { content.max(8) };
@@ -513,12 +538,14 @@ impl<'b> HeaderBuilder<'b> {
 
     /// Appends a string of any length: one card if it fits, otherwise a first card and
     /// `CONTINUE` cards, each part but the last ending with `&` (FITS 4.0 §4.2.1.2). The
-    /// comment goes on the last card (on an extra `CONTINUE  ''` card if it does not fit).
+    /// comment goes on the last card, which always carries the string's last characters
+    /// (an empty final `CONTINUE  ''` part is read by CFITSIO 4.2.0 with the `&` kept).
     /// Nothing is written on error.
     ///
     /// # Errors
     /// [`WriteError::InvalidKeyword`], [`WriteError::NotPrintable`],
-    /// [`WriteError::CommentTooLong`] (more than 65 bytes), or
+    /// [`WriteError::CommentTooLong`] (more than 63 bytes when the string needs more than
+    /// one card: the last card must keep room for a character), or
     /// [`WriteError::BufferTooSmall`] with the bytes needed for all the cards.
     pub fn long_string(
         &mut self,
@@ -539,27 +566,32 @@ impl<'b> HeaderBuilder<'b> {
         if escaped_len(s) <= MAX_STRING_CONTENT && comment_fits(escaped_len(s), comment) {
             return self.string(keyword, s, comment);
         }
-        if comment.is_some_and(|c| c.len() > CARD_LEN - 15) {
-            return Err(WriteError::CommentTooLong);
-        }
+        // `CONTINUE  '` + content + `' / ` + comment: at least 2 content bytes (a quote
+        // doubled) must remain.
+        let last_cap = match comment {
+            None => MAX_STRING_CONTENT - 1,
+            Some(c) if c.len() <= CARD_LEN - 17 => {
+                (CARD_LEN - 15 - c.len()).min(MAX_STRING_CONTENT - 1)
+            }
+            Some(_) => return Err(WriteError::CommentTooLong),
+        };
+        // Pad the last part to 8 characters (as a single-card string) only if the comment
+        // still fits after that.
+        let pad_last = comment_fits(1, comment);
         // Count the cards first so that nothing is written if the buffer is too small.
         let mut parts = 0usize;
         let mut rest = s;
-        let mut last_content = 0;
         while !rest.is_empty() || parts == 0 {
-            let (part, r) = rest.split_at(split_part(rest));
+            let (_, r) = rest.split_at(next_part(rest, last_cap));
             parts += 1;
-            last_content = escaped_len(part);
             rest = r;
         }
-        let extra = !comment_fits(last_content, comment);
-        self.reserve(parts + usize::from(extra))?;
+        self.reserve(parts)?;
         let mut rest = s;
         let mut first = true;
         while first || !rest.is_empty() {
-            let (part, r) = rest.split_at(split_part(rest));
+            let (part, r) = rest.split_at(next_part(rest, last_cap));
             rest = r;
-            let more = !rest.is_empty() || extra;
             let mut card = [b' '; CARD_LEN];
             if first {
                 put_keyword(&mut card, keyword);
@@ -567,7 +599,7 @@ impl<'b> HeaderBuilder<'b> {
             } else {
                 put_keyword(&mut card, "CONTINUE");
             }
-            if more {
+            if !rest.is_empty() {
                 // The part followed by the `&` marker, without padding.
                 let mut tmp = [0u8; MAX_STRING_CONTENT + 1];
                 let mut w = SliceWriter::new(&mut tmp);
@@ -576,18 +608,11 @@ impl<'b> HeaderBuilder<'b> {
                 let text = core::str::from_utf8(tmp.get(..n).unwrap_or(&[])).unwrap_or("");
                 put_string(&mut card, 10, text, false)?;
             } else {
-                let end = put_string(&mut card, 10, part, true)?;
+                let end = put_string(&mut card, 10, part, pad_last)?;
                 put_comment(&mut card, end, comment)?;
             }
             self.raw(&card)?;
             first = false;
-        }
-        if extra {
-            let mut card = [b' '; CARD_LEN];
-            put_keyword(&mut card, "CONTINUE");
-            let end = put_string(&mut card, 10, "", false)?;
-            put_comment(&mut card, end, comment)?;
-            self.raw(&card)?;
         }
         Ok(())
     }

@@ -307,6 +307,54 @@ card!(
     "HIERARCH ESO",
     Good(Commentary, "HIERARCH", None, " ESO", None)
 );
+card!(
+    hierarch_eq_in_free_text,
+    "HIERARCH ESO NOTE / see a=b",
+    Good(Commentary, "HIERARCH", None, " ESO NOTE / see a=b", None)
+);
+card!(
+    hierarch_spaced_eq_in_free_text,
+    "HIERARCH ESO NOTE / x = 1",
+    Good(Commentary, "HIERARCH", None, " ESO NOTE / x = 1", None)
+);
+card!(
+    hierarch_eq_in_quoted_text,
+    "HIERARCH ESO NOTE 'a=b'",
+    Good(Commentary, "HIERARCH", None, " ESO NOTE 'a=b'", None)
+);
+card!(
+    hierarch_eq_in_string_and_comment,
+    "HIERARCH ESO DET = 'a=b' / c=d",
+    Good(
+        Val,
+        "HIERARCH ESO DET",
+        Some(s("a=b")),
+        "'a=b'",
+        Some("c=d")
+    )
+);
+card!(
+    hierarch_eq_in_comment,
+    "HIERARCH ESO A = 1 / b = 2",
+    Good(
+        Val,
+        "HIERARCH ESO A",
+        Some(Value::Integer(1)),
+        "1",
+        Some("b = 2")
+    )
+);
+card!(
+    hierarch_name_with_symbols,
+    "HIERARCH XTE$TEMP-1 = 98.6",
+    Good(
+        Val,
+        "HIERARCH XTE$TEMP-1",
+        Some(Value::Real(98.6)),
+        "98.6",
+        None
+    )
+);
 card!(end, "END", Good(End, "END", None, "", None));
 
 card!(

@@ -249,9 +249,11 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             Self::next_len(slot, need, old_len)?
         };
         let (new_m, ne) = self.relocate(h, new_len)?;
-        self.swap_mapping(h, new_m, ne)?;
+        // The handle is on the shadow once swapped, even if detaching the old mapping
+        // fails: record the published entry first, or close could not publish.
+        let detached = self.swap_mapping(h, new_m, ne);
         self.local_mut(h)?.committed = Some(e);
-        Ok(())
+        detached
     }
 
     /// Move the file to a segment with room for `need` FITS bytes: at least twice the old

@@ -10,7 +10,7 @@ use crate::shm::layout::{
     Corrupt, Entry, EntryState, FileHeader, RawEntry, BLOCK_HEADER_SIZE, FILE_HEADER_SIZE, GRANULE,
 };
 use crate::shm::platform::{
-    ErrorKind, LockKind, LockRange, PlatformError, SegmentId, SharedMem, Wait,
+    CounterId, ErrorKind, LockKind, LockRange, PlatformError, SegmentId, SharedMem, Wait,
 };
 use crate::shm::state::State;
 
@@ -153,14 +153,23 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
                 self.check_owner(slot, "counter", c.owner_uid)?;
                 c.value
             }
-            Ok(_) | Err(_) => match self.platform.counter_create(e.semkey) {
-                Ok(id) => {
-                    fixed.sem = id;
-                    counter_fixed = true;
-                    0
-                }
-                Err(err) => return Err(plat(slot, "recreate counter")(err)),
-            },
+            Err(err) if err.kind() != ErrorKind::NotFound => {
+                return Err(plat(slot, "read counter")(err))
+            }
+            // Deleted and its counter gone: a free that removed the counter (first, as
+            // CFITSIO does) and then died or failed. Its key may be another file's by now,
+            // so finish the free without a counter; nobody can open a deleted file.
+            _ if !e.persistent() => {
+                self.destroy(slot, &fixed)?;
+                return Ok(RecoverAction::Removed("deleted, counter gone"));
+            }
+            _ => {
+                let (semkey, id) = self.recreate_counter(slot, e.semkey)?;
+                fixed.semkey = semkey;
+                fixed.sem = id;
+                counter_fixed = true;
+                0
+            }
         };
         // We hold the exclusive lock: no writer is alive.
         let nproc_fixed = fixed.nprocdebug != 0;
@@ -181,6 +190,22 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
         };
         self.write_raw(slot, &RawEntry::used(&fixed))?;
         Ok(RecoverAction::Repaired(what))
+    }
+
+    /// A new counter for a file whose counter is gone: under its old key, or, if another
+    /// file's counter took that key meanwhile, under the next free data key.
+    fn recreate_counter(&mut self, slot: u32, semkey: i32) -> Res<(i32, CounterId), P> {
+        let hash = self.next_hash(0, slot);
+        let keys = core::iter::once(Some(semkey))
+            .chain((0..u64::from(self.keys.range())).map(|j| self.keys.key_at(j + hash)));
+        for key in keys.flatten() {
+            match self.platform.counter_create(key) {
+                Ok(id) => return Ok((key, id)),
+                Err(err) if err.kind() == ErrorKind::AlreadyExists => continue,
+                Err(err) => return Err(plat(slot, "recreate counter")(err)),
+            }
+        }
+        Err(Error::NoKey { slot })
     }
 
     /// Check the segment an entry names; returns whether its file header had to be rewritten.
@@ -259,7 +284,7 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             }
         }
         if self.keys.is_data_key(raw.semkey) && raw.sem >= 0 {
-            let id = crate::shm::platform::CounterId(raw.sem);
+            let id = CounterId(raw.sem);
             if let Ok(c) = self.platform.counter_info(id) {
                 if c.key == Some(raw.semkey) && c.value == 0 && self.ours(c.owner_uid) {
                     let _ = self.platform.counter_remove(id);
