@@ -15,6 +15,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod camera;
 pub mod cli;
 mod config;
 mod error;
