@@ -8,8 +8,19 @@
 //!   twice, `--role writer` and `--role reader`.
 //! * The writer publishes frame `I` (create or open read-write, write, close), says
 //!   `ready I` and waits; the parent tells the reader `frame I`; the reader opens, verifies,
-//!   closes and answers; the parent acks the writer. No frame is missed, none is seen half
-//!   written, and nothing depends on timing (see [`protocol`](self::protocol)).
+//!   closes and answers; the parent acks the writer. The writer never touches the file
+//!   between `ready I` and `ack I`, and the reader opens it only between `frame I` and its
+//!   answer, so no frame is missed, none is seen half written, and nothing depends on
+//!   timing. One text line per message, over the children's stdin and stdout:
+//!
+//! ```text
+//! writer → parent   ready I        frame I is published (the writer closed it)
+//! parent → reader   frame I        open and verify frame I
+//! reader → parent   ok I | bad I <what>
+//! parent → writer   ack I          the reader is done with frame I; publish the next
+//! parent → both     end            (after the last frame) clean up and report
+//! child  → parent   done <summary> then the child exits
+//! ```
 //! * The parent kills both children if a step takes longer than [`Options::timeout`], and
 //!   removes every System V object under its keys and the lock directory when it returns —
 //!   also on error or panic (drop guards).

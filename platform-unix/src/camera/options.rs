@@ -79,7 +79,7 @@ pub struct Options {
     /// System V key base (decimal or 0x-hex); keys K … K+47 must be unused.
     #[arg(long, default_value = "0x5348F000", value_parser = parse_key_base)]
     pub key_base: i32,
-    /// Slot to stream through: the file is shmem://h<SLOT>.
+    /// Slot to stream through: the file is shmem://hN with N this value.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..16))]
     pub slot: u32,
     /// Seconds allowed for any one step (a frame, a child's exit) before the children are
