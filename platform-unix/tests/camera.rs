@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use shmfits_core::shm::SharedMem;
+use shmfits_core::shm::{CounterId, SegmentId, SharedMem};
 use shmfits_unix::camera::{self, CameraError, Fault, Options};
 use shmfits_unix::{Config, SysV};
 
@@ -28,7 +28,7 @@ fn main() -> ExitCode {
             a_hung_writer_is_killed,
         ),
         (
-            "a_key_base_in_use_is_refused_and_kept",
+            "a_key_base_in_use_is_refused_a_stale_one_cleaned",
             a_key_base_in_use_is_refused,
         ),
         (
@@ -158,27 +158,41 @@ fn a_key_base_in_use_is_refused() {
         ..Config::default()
     })
     .unwrap();
-    let id = sysv.segment_create(base + 5, 4096).unwrap();
-    struct Remove<'a>(&'a SysV, shmfits_core::shm::SegmentId);
+    // A segment someone has attached, and an unused semaphore, under the job's keys.
+    let seg = sysv.segment_create(base + 5, 4096).unwrap();
+    let sem = sysv.counter_create(base + 7).unwrap();
+    struct Remove<'a>(&'a SysV, SegmentId, CounterId);
     impl Drop for Remove<'_> {
         fn drop(&mut self) {
             let _ = self.0.segment_remove(self.1);
+            let _ = self.0.counter_remove(self.2);
         }
     }
-    let guard = Remove(&sysv, id);
+    let guard = Remove(&sysv, seg, sem);
+    let mapping = sysv.segment_attach(seg).unwrap();
     match camera::run(&small(base), &program()) {
         Err(e @ CameraError::KeyBaseInUse { .. }) => {
             let text = e.to_string();
-            assert!(text.contains("0x5348f0c5"), "{text}");
-            assert!(text.contains(&format!("ipcrm -m {}", id.0)), "{text}");
+            assert!(text.contains("segment key 0x5348f0c5"), "{text}");
+            assert!(text.contains(&format!("ipcrm -m {}", seg.0)), "{text}");
+            assert!(text.contains(&format!("ipcrm -s {}", sem.0)), "{text}");
         }
         other => panic!("expected KeyBaseInUse, got {other:?}"),
     }
+    assert_eq!(sysv.segment_find(base + 5).ok(), Some(seg), "in use: kept");
     assert_eq!(
-        sysv.segment_find(base + 5).ok(),
-        Some(id),
-        "the job must not remove what it did not create"
+        sysv.counter_find(base + 7).ok(),
+        Some(Some(sem)),
+        "kept too"
     );
+
+    // Unused, as a run killed by Ctrl-C leaves them: removed, and the job runs.
+    sysv.segment_detach(mapping).unwrap();
+    let report = camera::run(&small(base), &program()).unwrap();
+    assert_eq!(report.stale_removed, 2);
+    assert!(report
+        .to_string()
+        .contains("2 objects an interrupted run had left"));
     drop(guard);
     assert_all_removed(base);
 }

@@ -34,7 +34,7 @@ pub enum CameraError {
         /// The error.
         source: Error,
     },
-    /// System V objects already exist under the job's keys (another run, or a killed one).
+    /// System V objects under the job's keys are in use or not ours (another run?).
     KeyBaseInUse {
         /// The key base.
         key_base: i32,
@@ -113,7 +113,7 @@ impl fmt::Display for CameraError {
                 write!(
                     f,
                     "key base {key_base:#x} is in use ({}); is another camera job running? \
-                     If a killed run left them, remove them with ipcrm, or pass --key-base",
+                     Pass another --key-base, or remove them with ipcrm if they are stale",
                     objects.join(", ")
                 )
             }

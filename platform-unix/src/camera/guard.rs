@@ -56,37 +56,50 @@ impl Drop for PrivateDir {
 
 /// A System V object found under the job's keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Object {
-    Segment { key: i32, id: SegmentId, uid: u32 },
-    Counter { key: i32, id: CounterId, uid: u32 },
+pub(crate) struct Object {
+    key: i32,
+    kind: Kind,
+    uid: u32,
+    /// Attached by a process (segment) or counting one (semaphore).
+    in_use: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Segment(SegmentId),
+    Counter(CounterId),
 }
 
 impl fmt::Display for Object {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Object::Segment { key, id, uid } => write!(
-                f,
-                "segment key {key:#x} id {} uid {uid} (ipcrm -m {})",
-                id.0, id.0
-            ),
-            Object::Counter { key, id, uid } => write!(
-                f,
-                "semaphore key {key:#x} id {} uid {uid} (ipcrm -s {})",
-                id.0, id.0
-            ),
-        }
+        let (what, id, flag) = match self.kind {
+            Kind::Segment(id) => ("segment", id.0, 'm'),
+            Kind::Counter(id) => ("semaphore", id.0, 's'),
+        };
+        write!(
+            f,
+            "{what} key {:#x} id {id} uid {}{} (ipcrm -{flag} {id})",
+            self.key,
+            self.uid,
+            if self.in_use { " in use" } else { "" }
+        )
     }
 }
 
-/// The keys `K .. K + 3M` of the job. Created only when nothing exists under them, so that
-/// everything found there later is the job's; on drop it removes what belongs to us.
+/// The keys `K .. K + 3M` of the job. Made only when nothing alive exists under them, so
+/// that everything found there later is the job's; on drop it removes what belongs to us.
 #[derive(Debug)]
 pub(crate) struct IpcGuard {
     sysv: SysV,
     keys: std::ops::Range<i32>,
+    /// Objects an interrupted run had left, removed when the guard was made.
+    pub(crate) stale_removed: usize,
 }
 
 impl IpcGuard {
+    /// Take the keys of `config`. Objects already there are removed if they are all ours and
+    /// unused (no process attached or counted: what a run killed by Ctrl-C leaves); if any
+    /// is someone else's or in use, the keys are refused.
     pub(crate) fn new(config: Config) -> Result<Self, CameraError> {
         let base = config.key_base;
         let keys = base..base.saturating_add(config.key_range() as i32);
@@ -95,13 +108,26 @@ impl IpcGuard {
             source: e.into(),
         })?;
         let found = objects(&sysv, keys.clone());
-        if !found.is_empty() {
+        let me = sysv.current_uid();
+        if found.iter().any(|o| o.in_use || o.uid != me) {
             return Err(CameraError::KeyBaseInUse {
                 key_base: base,
                 objects: found.iter().map(ToString::to_string).collect(),
             });
         }
-        Ok(IpcGuard { sysv, keys })
+        let guard = IpcGuard {
+            sysv,
+            keys,
+            stale_removed: found.len(),
+        };
+        guard.remove_own();
+        if !guard.objects().is_empty() {
+            return Err(CameraError::KeyBaseInUse {
+                key_base: base,
+                objects: guard.objects().iter().map(ToString::to_string).collect(),
+            });
+        }
+        Ok(guard)
     }
 
     /// What exists under the keys now.
@@ -112,16 +138,11 @@ impl IpcGuard {
     /// Remove what exists under the keys and belongs to us.
     pub(crate) fn remove_own(&self) {
         let me = self.sysv.current_uid();
-        for o in self.objects() {
-            match o {
-                Object::Segment { id, uid, .. } if uid == me => {
-                    let _ = self.sysv.segment_remove(id);
-                }
-                Object::Counter { id, uid, .. } if uid == me => {
-                    let _ = self.sysv.counter_remove(id);
-                }
-                _ => {}
-            }
+        for o in self.objects().into_iter().filter(|o| o.uid == me) {
+            let _ = match o.kind {
+                Kind::Segment(id) => self.sysv.segment_remove(id),
+                Kind::Counter(id) => self.sysv.counter_remove(id),
+            };
         }
     }
 }
@@ -137,14 +158,22 @@ fn objects(sysv: &SysV, keys: std::ops::Range<i32>) -> Vec<Object> {
     for key in keys {
         if let Ok(id) = sysv.segment_find(key) {
             if let Ok(info) = sysv.segment_info(id) {
-                let uid = info.owner_uid;
-                found.push(Object::Segment { key, id, uid });
+                found.push(Object {
+                    key,
+                    kind: Kind::Segment(id),
+                    uid: info.owner_uid,
+                    in_use: info.attach_count > 0,
+                });
             }
         }
         if let Ok(Some(id)) = sysv.counter_find(key) {
             if let Ok(info) = sysv.counter_info(id) {
-                let uid = info.owner_uid;
-                found.push(Object::Counter { key, id, uid });
+                found.push(Object {
+                    key,
+                    kind: Kind::Counter(id),
+                    uid: info.owner_uid,
+                    in_use: info.value > 0,
+                });
             }
         }
     }

@@ -3,9 +3,10 @@
 //! reader process opens each one read-only, walks its HDUs zero-copy and verifies every
 //! pixel. Both print a summary; the parent prints a final line and fails on any mismatch.
 //!
-//! * The parent makes a private lock directory and checks that nothing exists under its key
-//!   base (default [`DEFAULT_KEY_BASE`], never CFITSIO's), then re-executes its own program
-//!   twice, `--role writer` and `--role reader`.
+//! * The parent makes a private lock directory and checks that nothing alive exists under
+//!   its key base (default [`DEFAULT_KEY_BASE`], never CFITSIO's; objects of ours that no
+//!   process uses, as a run interrupted by Ctrl-C leaves them, are removed), then
+//!   re-executes its own program twice, `--role writer` and `--role reader`.
 //! * The writer publishes frame `I` (create or open read-write, write, close), says
 //!   `ready I` and waits; the parent tells the reader `frame I`; the reader opens, verifies,
 //!   closes and answers; the parent acks the writer. The writer never touches the file
@@ -97,6 +98,10 @@ where
     if let Some(role) = opts.role {
         return match child::run(role, &opts) {
             Ok(()) => ExitCode::SUCCESS,
+            // The parent stopped the handshake: it reports why; nothing to add.
+            Err(CameraError::PeerGone {
+                peer: Peer::Parent, ..
+            }) => ExitCode::FAILURE,
             Err(e) => {
                 eprintln!("camera {role} (pid {}): error: {e}", std::process::id());
                 ExitCode::FAILURE
@@ -223,6 +228,7 @@ pub fn run(opts: &Options, program: &Path) -> Result<Report, CameraError> {
             });
         }
     }
+    let stale_removed = ipc.stale_removed;
     drop(children);
     drop(ipc);
     drop(dir);
@@ -233,5 +239,6 @@ pub fn run(opts: &Options, program: &Path) -> Result<Report, CameraError> {
         writer,
         reader,
         elapsed: start.elapsed(),
+        stale_removed,
     })
 }

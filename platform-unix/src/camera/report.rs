@@ -72,6 +72,9 @@ pub struct Report {
     pub reader: Summary,
     /// Wall-clock time of the whole job, spawning and clean-up included.
     pub elapsed: Duration,
+    /// System V objects that an interrupted earlier run had left under the key base (ours,
+    /// unused), removed before starting.
+    pub stale_removed: usize,
 }
 
 impl fmt::Display for Report {
@@ -82,7 +85,7 @@ impl fmt::Display for Report {
             f,
             "camera: OK: {} frames of {}×{} i16 ({:.1} MB) written by pid {} and verified \
              pixel by pixel by pid {} in {:.2} s ({:.0} MB/s end to end); nothing left in \
-             shared memory",
+             shared memory{}",
             self.frames,
             self.size.0,
             self.size.1,
@@ -91,6 +94,10 @@ impl fmt::Display for Report {
             self.reader.pid,
             self.elapsed.as_secs_f64(),
             rate(bytes, self.elapsed),
+            match self.stale_removed {
+                0 => String::new(),
+                n => format!(" (and {n} objects an interrupted run had left were removed)"),
+            }
         )
     }
 }
