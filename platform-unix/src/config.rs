@@ -32,6 +32,24 @@ pub enum ExpectedOwner {
 /// [`Config::default`] equals CFITSIO's defaults (key base 14011963, 16 slots, lock file
 /// `/tmp/.shmem-lockfile.14011963.16`), except that objects and the lock file are created
 /// owner-only (`0o600`) instead of `0o666`.
+///
+/// ```
+/// use std::path::Path;
+/// use shmfits_unix::Config;
+///
+/// let private = Config {
+///     key_base: 0x5348_F000,
+///     lock_dir: "/run/shmfits".into(),
+///     ..Config::default()
+/// };
+/// assert_eq!(
+///     private.lock_file_path(),
+///     Path::new("/run/shmfits/.shmem-lockfile.1397288960.16")
+/// );
+/// assert_eq!(private.create_mode, 0o600);
+/// private.validate()?;
+/// # Ok::<(), shmfits_unix::ConfigError>(())
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     /// Key base `K`: the global table has key `K`, data segments keys `K + 0 .. K + 3M`.
@@ -131,6 +149,18 @@ impl Config {
 
     /// As [`Config::from_env`], with the environment given by `lookup` (for tests and for
     /// callers that keep their own environment).
+    ///
+    /// ```
+    /// use shmfits_unix::{Config, ENV_KEYBASE, ENV_MAXSEG};
+    ///
+    /// let c = Config::from_lookup(|name| (name == ENV_MAXSEG).then(|| "4".into()))?;
+    /// assert_eq!((c.key_base, c.slots), (14_011_963, 4));
+    /// // CFITSIO would silently use its default here; we name the variable and value.
+    /// let e = Config::from_lookup(|name| (name == ENV_KEYBASE).then(|| "0x10".into()));
+    /// assert_eq!(e.unwrap_err().to_string(),
+    ///            "invalid SHMEM_LIB_KEYBASE = \"0x10\": not a positive decimal integer");
+    /// # Ok::<(), shmfits_unix::ConfigError>(())
+    /// ```
     ///
     /// # Errors
     /// As [`Config::from_env`].

@@ -60,6 +60,31 @@ impl Drop for ShmInner {
 
 /// A driver for one configuration (key base, slots, lock file), shared by the files opened
 /// through it. Cheap to clone; `Send + Sync`.
+///
+/// Handles obey the reader/writer rules among themselves as between processes:
+///
+/// ```
+/// use std::io::{ErrorKind, Write};
+/// use shmfits_unix::{Config, Mode, Shm};
+///
+/// # let dir = tempfile::tempdir()?;
+/// let shm = Shm::new(Config {
+///     key_base: 0x5348_F230, // a private table, not CFITSIO's default 14011963
+/// #   lock_dir: dir.path().into(),
+///     ..Config::default()
+/// })?;
+/// let mut w = shm.create("shmem://h1")?;
+/// w.write_all(&[b' '; 2880])?;
+/// w.close()?;
+///
+/// let r1 = shm.open("shmem://h1", Mode::ReadOnly)?;
+/// let r2 = shm.try_open("shmem://h1", Mode::ReadOnly)?; // readers share the slot
+/// let busy = shm.try_open("shmem://h1", Mode::ReadWrite).unwrap_err();
+/// assert_eq!(busy.io_kind(), ErrorKind::WouldBlock); // a writer waits for them
+/// drop(r2);
+/// r1.remove()?; // deleted now for new opens, freed by this last close
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct Shm {
     inner: Arc<ShmInner>,
@@ -396,6 +421,27 @@ impl ShmFile {
     /// `count` values of type `T` starting `offset` bytes into the file, without copying.
     /// `T` is an unaligned big-endian type such as `zerocopy::byteorder::I16<BigEndian>`
     /// (FITS data start 24 bytes into the segment: never assume alignment).
+    ///
+    /// ```
+    /// use std::io::Write;
+    /// use shmfits_unix::{Config, Mode, Shm};
+    /// use zerocopy::byteorder::{BigEndian, I16};
+    ///
+    /// # let dir = tempfile::tempdir()?;
+    /// # let shm = Shm::new(Config {
+    /// #     key_base: 0x5348_F260,
+    /// #     lock_dir: dir.path().into(),
+    /// #     ..Config::default()
+    /// # })?;
+    /// let mut w = shm.create("shmem://h2")?;
+    /// w.write_all(&[0x00, 0x01, 0xFF, 0xFE])?; // big-endian 1 and -2
+    /// w.close()?;
+    /// let r = shm.open("shmem://h2", Mode::ReadOnly)?;
+    /// let v: &[I16<BigEndian>] = r.values(0, 2)?; // in place, no copy
+    /// assert_eq!((v[0].get(), v[1].get()), (1, -2));
+    /// r.remove()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     ///
     /// # Errors
     /// [`Error::OutOfRange`] when the values do not fit in the file.

@@ -1,3 +1,7 @@
+#![doc = include_str!("../../README.md")]
+//!
+//! # This crate
+//!
 //! `shmfits-unix`: the System V platform of shmfits, the std API and the `smem` tool.
 //!
 //! * [`SysV`] implements [`shmfits_core::shm::SharedMem`] with System V shared memory
@@ -8,6 +12,7 @@
 //!   `Read`/`Write`/`Seek`, zero-copy [`ShmFile::as_bytes`], typed big-endian
 //!   [`ShmFile::values`] and the HDU walk [`ShmFile::hdus`].
 //! * [`cli`] is the `smem` command line (the binary only calls [`cli::main`]).
+//! * [`camera`] is the camera job (`cargo run --release --example camera`).
 //! * Every failure is a [`SysError`] naming the call, the errno and, where one applies, the
 //!   kernel limit.
 //!
@@ -15,6 +20,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod camera;
 pub mod cli;
 mod config;
 mod error;
