@@ -18,6 +18,7 @@ mod error;
 #[allow(unsafe_code)]
 mod sys;
 mod sysv;
+mod test_hook;
 
 pub use config::{
     Config, ConfigError, ExpectedOwner, DEFAULT_KEY_BASE, DEFAULT_SLOTS, ENV_KEYBASE, ENV_LOCK_DIR,
@@ -26,3 +27,4 @@ pub use config::{
 pub use error::{Call, Detail, LockFileProblem, SysError};
 pub use sys::SysMapping;
 pub use sysv::{LockOwner, LockPin, SetupError, SysV};
+pub use test_hook::ENV_STOP_AT;

@@ -11,6 +11,7 @@ use crate::shm::layout::{
 };
 use crate::shm::platform::SharedMem;
 use crate::shm::state::State;
+use crate::shm::step::Step;
 
 /// Bytes copied per platform call when a file grows (on the stack: no allocation).
 const COPY_CHUNK: usize = 4096;
@@ -144,6 +145,7 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
         self.platform
             .write(m, FITS_OFFSET + start, data)
             .map_err(plat(slot, "write data"))?;
+        self.platform.checkpoint(Step::AfterDataWrite);
         if end_us > e.fits_len() {
             let mut ne = self.open_local(h)?.1;
             ne.size = end_us + FILE_HEADER_SIZE;
@@ -217,6 +219,7 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             }
             off += n;
         }
+        self.platform.checkpoint(Step::AfterCopy);
         let mut ne = e;
         ne.key = key;
         ne.handle = seg;
@@ -262,11 +265,13 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
         let new_len = Self::next_len(slot, need, self.platform.mapping_len(m))?;
         let (new_m, ne) = self.relocate(h, new_len)?;
         if !shadow {
+            self.platform.checkpoint(Step::BeforePublish);
             if let Err(err) = self.write_raw(slot, &RawEntry::used(&ne)) {
                 let _ = self.platform.segment_detach(new_m);
                 let _ = self.platform.segment_remove(ne.handle);
                 return Err(err);
             }
+            self.platform.checkpoint(Step::AfterPublish);
         }
         // The new segment is the handle's file now. Retire the old one.
         let detached = self.swap_mapping(h, new_m, ne);
@@ -274,6 +279,7 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             .platform
             .segment_remove(e.handle)
             .map_err(plat(slot, "remove old segment"));
+        self.platform.checkpoint(Step::AfterOldRemove);
         detached.and(removed)
     }
 
@@ -306,13 +312,18 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
         ne.attr = cur.attr;
         ne.sem = cur.sem;
         ne.semkey = cur.semkey;
+        self.platform.checkpoint(Step::BeforePublish);
         self.write_raw(slot, &RawEntry::used(&ne))?;
+        self.platform.checkpoint(Step::AfterPublish);
         let l = self.local_mut(h)?;
         l.entry = Some(ne);
         l.committed = None;
-        self.platform
+        let removed = self
+            .platform
             .segment_remove(old.handle)
-            .map_err(plat(slot, "remove old segment"))
+            .map_err(plat(slot, "remove old segment"));
+        self.platform.checkpoint(Step::AfterOldRemove);
+        removed
     }
 
     /// Drop a pending shadow without publishing it: the handle goes back to the published
@@ -351,7 +362,10 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
                 continue;
             };
             match self.platform.segment_create(key, len) {
-                Ok(s) => return Ok((key, s)),
+                Ok(s) => {
+                    self.platform.checkpoint(Step::AfterSegmentCreate);
+                    return Ok((key, s));
+                }
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(plat(slot, "create grown segment")(e)),
             }

@@ -14,6 +14,7 @@ use crate::shm::platform::{
     CounterId, ErrorKind, LockKind, LockRange, PlatformError, SegmentId, SharedMem, Wait,
 };
 use crate::shm::state::State;
+use crate::shm::step::Step;
 
 impl<P: SharedMem, const N: usize> Driver<P, N> {
     /// Create the file `name` (`shmem://hN`): a new segment with an empty one-block FITS
@@ -69,7 +70,10 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             self.platform
                 .counter_add(sem, 1)
                 .map_err(plat(slot, "count process"))?;
-            self.write_raw(slot, &RawEntry::used(&entry))
+            self.platform.checkpoint(Step::AfterCounterAdd);
+            self.write_raw(slot, &RawEntry::used(&entry))?;
+            self.platform.checkpoint(Step::AfterEntryStore);
+            Ok(())
         })();
         if let Err(e) = steps {
             let _ = self.platform.segment_detach(mapping);
@@ -110,6 +114,7 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(plat(slot, "create segment")(e)),
             };
+            self.platform.checkpoint(Step::AfterSegmentCreate);
             let m = match self.platform.segment_attach(seg) {
                 Ok(m) => m,
                 Err(e) => {
@@ -126,8 +131,15 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
                         .write(&m, BLOCK_HEADER_SIZE, FileHeader::new(slot).as_bytes())
                         .map_err(plat(slot, "write file header"))
                 });
-            let counter = headers.and_then(|()| match self.platform.counter_create(key) {
-                Ok(sem) => Ok(Some(sem)),
+            let counter = headers.and_then(|()| {
+                self.platform.checkpoint(Step::AfterHeaders);
+                Ok(())
+            });
+            let counter = counter.and_then(|()| match self.platform.counter_create(key) {
+                Ok(sem) => {
+                    self.platform.checkpoint(Step::AfterCounterCreate);
+                    Ok(Some(sem))
+                }
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(None),
                 Err(e) => Err(plat(slot, "create counter")(e)),
             });
@@ -257,6 +269,7 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
 
     fn open_locked(&mut self, p: &Pending<P::LockOwner>) -> Res<(), P> {
         let slot = p.slot;
+        self.platform.checkpoint(Step::AfterLock);
         let entry = match self.read_entry(slot)? {
             EntryState::Free => return Err(Error::NotFound { slot }),
             EntryState::Used(e) if !e.persistent() => return Err(Error::NotFound { slot }),
@@ -267,6 +280,7 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             let _ = self.platform.segment_detach(mapping);
             return Err(plat(slot, "count process")(e));
         }
+        self.platform.checkpoint(Step::AfterCounterAdd);
         let mut entry = entry;
         if p.mode == Mode::ReadWrite {
             // We hold the exclusive lock: ours is the only write lock, whatever dead writers
@@ -442,6 +456,7 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
                 .counter_add(entry.sem, -1)
                 .map_err(plat(slot, "uncount process")),
         );
+        self.platform.checkpoint(Step::AfterCounterRelease);
         let mapping = self.local_mut(h)?.mapping.take();
         if let Some(m) = mapping {
             keep(
@@ -507,6 +522,7 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
                     Err(err) if err.kind() == ErrorKind::NotFound => {}
                     Err(err) => return Err(plat(slot, "remove segment")(err)),
                 }
+                self.platform.checkpoint(Step::AfterFreeSegment);
             }
             _ => {}
         }
