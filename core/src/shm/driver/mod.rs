@@ -123,9 +123,14 @@
 //! holder of a shared lock reads except at open (where it makes new opens of ours fail with
 //! [`Error::NotFound`]) and at close (see above); the last close frees the file. With a writer
 //! in it: [`Error::WouldBlock`] (or, if the writer is a handle of this driver, the flag is
-//! cleared through that handle and its close frees the file). CFITSIO processes still open a
-//! deleted file until it is freed (CFITSIO does not look at PERSIST on open), and their last
-//! close frees it as well, as CFITSIO's own `smem_remove` would.
+//! cleared through that handle and its close frees the file). When processes still have the
+//! file attached, delete also marks its segment for removal: the key is freed at once, so a
+//! CFITSIO open (which finds the segment with `shmget(key)` and does not look at PERSIST)
+//! fails too, while every existing mapping stays valid until its detach. The entry keeps the
+//! segment id and the counter (which also keeps the key from being reused), so the last
+//! close — ours, or CFITSIO's `shared_destroy_entry`, which removes by id — frees the
+//! counter and clears the entry. If the last holder dies instead, the entry names a gone
+//! segment and the next open or `recover` frees it.
 //!
 //! ## Recover
 //! For every slot whose exclusive lock can be had without waiting (a held lock means someone
@@ -148,8 +153,9 @@
 //!   (value 0) under a key no entry names. `recover(None)` removes it under the lock on all
 //!   slots when the platform implements the optional [`SharedMem::counter_find`]; otherwise
 //!   it stays (harmless: the next create draws another key; it counts against `SEMMNI`).
-//! * CFITSIO processes still open a file that is deleted but not yet freed (CFITSIO does not
-//!   look at PERSIST on open); their last close frees it.
+//! * A file deleted through a read-write handle of this driver keeps its key until that
+//!   handle closes (a writer may still publish a new segment); its close frees it, as no
+//!   other process can hold it.
 //! * [`Driver::open_finish`] trusts the caller to have taken `pending.kind()` on
 //!   `pending.range()` with `pending.owner()`.
 //!
