@@ -131,10 +131,7 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
                         .write(&m, BLOCK_HEADER_SIZE, FileHeader::new(slot).as_bytes())
                         .map_err(plat(slot, "write file header"))
                 });
-            let counter = headers.and_then(|()| {
-                self.platform.checkpoint(Step::AfterHeaders);
-                Ok(())
-            });
+            let counter = headers.inspect(|()| self.platform.checkpoint(Step::AfterHeaders));
             let counter = counter.and_then(|()| match self.platform.counter_create(key) {
                 Ok(sem) => {
                     self.platform.checkpoint(Step::AfterCounterCreate);
