@@ -7,4 +7,5 @@
 
 pub mod cfitsio;
 pub mod compare;
+pub mod fault;
 pub mod ipc;
