@@ -848,15 +848,9 @@ impl World {
                 ));
             }
             let want = 1 + list.len() + shadows;
-            // A deleted file that readers still hold has its key unlinked at delete (so new
-            // CFITSIO opens fail): its segment is removed-but-attached until the last close,
-            // and gone (entry and counter left for the next open or recover to free) when
-            // its last holder died.
-            let deleted = self.model.files.values().filter(|f| !f.persist).count();
-            let total = o.segments_live + o.segments_removed_attached;
             if !self.faulted
-                && (!(want - deleted.min(want)..=want + self.orphan_shadows).contains(&total)
-                    || o.segments_removed_attached > deleted)
+                && (!(want..=want + self.orphan_shadows).contains(&o.segments_live)
+                    || o.segments_removed_attached != 0)
             {
                 return Err(format!(
                     "kernel objects {o:?}: want {want} live segments (table, files, {shadows} shadows) and up to {} orphans",

@@ -9,6 +9,8 @@
 //! read NAME                               open read-only, read, verify: "ok V" or "torn MSG"
 //! hold NAME ro|rw                         open without waiting, print "held", then on stdin
 //!                                         "close" closes ("closed"), "exit" exits without close
+//! cycle A B                               hold A read-only, on a stdin line ask for B read-write
+//!                                         (300 ms timeout): "refused MSG" or "got it"
 //! exitnoclose NAME VERSION LEN            open read-write, write the version, exit without close
 //! badwrite NAME                           open read-write, write past the format's limit, exit
 //! delete NAME                             delete, print "deleted"
@@ -118,6 +120,24 @@ fn main() {
                     println!("closed");
                 }
             }
+        }
+        "cycle" => {
+            // hold A read-only; on "go", ask for B read-write with a 300 ms timeout
+            let (a, b): (String, String) = (arg(&args, 2), arg(&args, 3));
+            let h = d
+                .open(&a, Mode::ReadOnly, Wait::No)
+                .unwrap_or_else(|e| fail(e));
+            println!("held");
+            let _ = stdin_command();
+            match d.open(
+                &b,
+                Mode::ReadWrite,
+                Wait::Timeout(Duration::from_millis(300)),
+            ) {
+                Ok(_) => println!("got it"),
+                Err(e) => println!("refused {e}"),
+            }
+            d.close(h).unwrap_or_else(|e| fail(e));
         }
         "exitnoclose" => {
             let name: String = arg(&args, 2);

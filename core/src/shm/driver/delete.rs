@@ -61,8 +61,6 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
                     .map_err(plat(slot, "read counter"))?;
                 if count.value == 0 {
                     self.destroy(slot, &e)?;
-                } else {
-                    self.unlink_key(slot, &e);
                 }
                 Ok(None)
             } else {
@@ -73,9 +71,6 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
                     .platform
                     .counter_info(e.sem)
                     .map_err(plat(slot, "read counter"))?;
-                if count.value != 0 {
-                    self.unlink_key(slot, &e);
-                }
                 Ok((count.value == 0).then_some(e))
             }
         })();
@@ -120,24 +115,6 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             }
         }
         Ok(())
-    }
-
-    /// Make a deleted file that processes still have attached unreachable by key, so that new
-    /// opens fail for CFITSIO too (CFITSIO does not look at PERSIST on open; it finds the
-    /// segment with `shmget(key)`): the segment is marked for removal, which frees its key at
-    /// once while every existing mapping stays valid until its detach. The entry keeps naming
-    /// the segment id and the counter, so the last close (ours or CFITSIO's
-    /// `shared_destroy_entry`, which removes by id) still frees the counter and clears the
-    /// entry; the key cannot be reused meanwhile because the counter still holds it. Only a
-    /// segment that is ours and still carries the entry's key is touched. Failure is
-    /// ignored: the file is deleted either way, CFITSIO just could still open it.
-    fn unlink_key(&self, slot: u32, e: &crate::shm::layout::Entry) {
-        if let Ok(i) = self.platform.segment_info(e.handle) {
-            if i.key == Some(e.key) && !i.removed && self.ours(i.owner_uid) {
-                let _ = self.platform.segment_remove(e.handle);
-            }
-        }
-        let _ = slot;
     }
 
     fn write_attr(&self, slot: u32, attr: u8) -> Res<(), P> {

@@ -123,14 +123,10 @@
 //! holder of a shared lock reads except at open (where it makes new opens of ours fail with
 //! [`Error::NotFound`]) and at close (see above); the last close frees the file. With a writer
 //! in it: [`Error::WouldBlock`] (or, if the writer is a handle of this driver, the flag is
-//! cleared through that handle and its close frees the file). When processes still have the
-//! file attached, delete also marks its segment for removal: the key is freed at once, so a
-//! CFITSIO open (which finds the segment with `shmget(key)` and does not look at PERSIST)
-//! fails too, while every existing mapping stays valid until its detach. The entry keeps the
-//! segment id and the counter (which also keeps the key from being reused), so the last
-//! close — ours, or CFITSIO's `shared_destroy_entry`, which removes by id — frees the
-//! counter and clears the entry. If the last holder dies instead, the entry names a gone
-//! segment and the next open or `recover` frees it.
+//! cleared through that handle and its close frees the file). A CFITSIO open of a deleted
+//! file waits for the lock while readers hold it and fails once it is freed (see Known
+//! limits for the one window left); a CFITSIO reader's last close frees it as CFITSIO's own
+//! `smem_remove` would.
 //!
 //! ## Recover
 //! For every slot whose exclusive lock can be had without waiting (a held lock means someone
@@ -153,9 +149,16 @@
 //!   (value 0) under a key no entry names. `recover(None)` removes it under the lock on all
 //!   slots when the platform implements the optional [`SharedMem::counter_find`]; otherwise
 //!   it stays (harmless: the next create draws another key; it counts against `SEMMNI`).
-//! * A file deleted through a read-write handle of this driver keeps its key until that
-//!   handle closes (a writer may still publish a new segment); its close frees it, as no
-//!   other process can hold it.
+//! * CFITSIO does not look at PERSIST on open, but its open takes the slot's exclusive lock
+//!   (waiting) first: while any reader holds a deleted file a CFITSIO open waits, and once
+//!   the last close has freed it the open fails. The one window left is a deleted file whose
+//!   last holder *died*: unlocked, counter 0, not yet freed — a CFITSIO open then succeeds
+//!   until our next open of the slot, `delete` or `recover` frees it. Closing that window by
+//!   unlinking the segment's key at delete was tried and measured (issue 5, row 6): CFITSIO's
+//!   own close of such a file then fails (its `shared_destroy_entry` removes the segment by
+//!   id after the last detach has already destroyed it) and leaves the counter and entry,
+//!   which is worse. Marking the block header was not tried: CFITSIO readers that hold the
+//!   file share that memory. So the wire format keeps the window.
 //! * [`Driver::open_finish`] trusts the caller to have taken `pending.kind()` on
 //!   `pending.range()` with `pending.owner()`.
 //!
