@@ -95,10 +95,28 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
     /// when the end would pass [`MAX_FITS_SIZE`](crate::shm::MAX_FITS_SIZE);
     /// [`Error::NoKey`] or platform errors while growing (the file stays as it was).
     pub fn write(&mut self, h: Handle, data: &[u8]) -> Res<usize, P> {
-        let (_, e, pos, slot) = self.open_local(h)?;
+        let slot = self.open_local(h)?.3;
         if self.local(h)?.mode != Mode::ReadWrite || self.local(h)?.state != State::WriteLocked {
             return Err(Error::ReadOnly { slot });
         }
+        if self.local(h)?.write_failed {
+            return Err(Error::WriteFailed { slot });
+        }
+        let r = self.write_inner(h, data);
+        if let Err(ref e) = r {
+            // Shadow writes are all-or-nothing per published version: once a write failed
+            // part-way, the shadow may hold a half-done update, so it must never be
+            // published (TooLarge is refused before anything changes and does not count).
+            let l = self.local_mut(h)?;
+            if l.write_mode == WriteMode::Shadow && !matches!(e, Error::TooLarge { .. }) {
+                l.write_failed = true;
+            }
+        }
+        r
+    }
+
+    fn write_inner(&mut self, h: Handle, data: &[u8]) -> Res<usize, P> {
+        let (_, e, pos, slot) = self.open_local(h)?;
         let end = pos
             .checked_add(data.len() as u64)
             .filter(|end| *end <= Self::fits_max())
@@ -385,6 +403,9 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
         let (_, e, _, slot) = self.open_local(h)?;
         if self.local(h)?.mode == Mode::ReadOnly {
             return Ok(());
+        }
+        if self.local(h)?.write_failed {
+            return Err(Error::WriteFailed { slot });
         }
         if self.local(h)?.committed.is_some() {
             return self.publish(h);

@@ -372,6 +372,8 @@ struct Local<P: SharedMem> {
     write_mode: WriteMode,
     /// Whether our counter increment is in place.
     counted: bool,
+    /// A shadow write failed part-way: the unpublished version is abandoned.
+    write_failed: bool,
     /// Read/write position in FITS bytes.
     pos: u64,
 }
@@ -389,6 +391,7 @@ impl<P: SharedMem> Local<P> {
             committed: None,
             write_mode: WriteMode::Shadow,
             counted: false,
+            write_failed: false,
             pos: 0,
         }
     }
@@ -656,6 +659,7 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             l.entry = None;
             l.committed = None;
             l.counted = false;
+            l.write_failed = false;
             l.pos = 0;
         }
         Ok(())

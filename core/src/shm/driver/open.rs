@@ -412,7 +412,10 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             });
         }
         let mut publish_error = None;
-        if l.committed.is_some() {
+        if l.write_failed {
+            publish_error = Some(Error::WriteFailed { slot: l.slot });
+            let _ = self.discard_shadow(h);
+        } else if l.committed.is_some() {
             if let Err(e) = self.flush(h) {
                 publish_error = Some(e);
                 // Not published: fall back to the published version.
