@@ -98,6 +98,15 @@ impl Proc {
         }
     }
 
+    /// The stdout lines that have arrived so far, without waiting.
+    pub fn drain(&mut self) -> Vec<String> {
+        let mut v = Vec::new();
+        while let Ok(l) = self.out.try_recv() {
+            v.push(l);
+        }
+        v
+    }
+
     /// What the child wrote to stderr so far.
     pub fn stderr_now(&mut self) -> String {
         while let Ok(l) = self.err.try_recv() {
