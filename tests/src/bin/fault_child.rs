@@ -15,6 +15,8 @@
 //! badwrite NAME                           open read-write, write past the format's limit, exit
 //! delete NAME                             delete, print "deleted"
 //! recover                                 recover(None), print the report
+//! squat KEY...                            (no driver) create a segment under each key, print
+//!                                         "squatted", remove them on a stdin line
 //! stress-reader SLOTS SEED                read random slots forever: one line per read
 //! stress-writer SLOTS SEED                rewrite random slots forever: one line per write
 //! ```
@@ -67,9 +69,35 @@ impl Rng {
     }
 }
 
+/// `squat KEY...`: as a hostile user, create a 0600 segment under each key (no driver),
+/// print "squatted", wait for stdin, then remove them.
+fn squat(keys: &[String]) {
+    use shmfits_core::shm::SharedMem;
+    let mut config = shmfits_unix::Config::from_env().unwrap_or_else(|e| fail(e));
+    // its own lock file, away from the victim's
+    config.lock_dir = std::env::var_os("SHMFITS_SQUAT_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| fail("SHMFITS_SQUAT_DIR not set"));
+    let sysv = shmfits_unix::SysV::new(config).unwrap_or_else(|e| fail(e));
+    let mut made = Vec::new();
+    for k in keys {
+        let key: i32 = k.parse().unwrap_or_else(|_| fail(format!("bad key {k}")));
+        made.push(sysv.segment_create(key, 448).unwrap_or_else(|e| fail(e)));
+    }
+    println!("squatted");
+    let _ = stdin_command();
+    for id in made {
+        let _ = sysv.segment_remove(id);
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let role = args.get(1).map(String::as_str).unwrap_or("");
+    if role == "squat" {
+        squat(&args[2..]);
+        return;
+    }
     let mut d = driver_from_env().unwrap_or_else(|e| fail(e));
     match role {
         "create" => {
