@@ -93,7 +93,10 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
     /// # Errors
     /// [`Error::BadHandle`]; [`Error::ReadOnly`]; [`Error::TooLarge`] (nothing changed)
     /// when the end would pass [`MAX_FITS_SIZE`](crate::shm::MAX_FITS_SIZE);
-    /// [`Error::NoKey`] or platform errors while growing (the file stays as it was).
+    /// [`Error::NoKey`] or platform errors while growing (the file stays as it was). With
+    /// [`WriteMode::Shadow`], any such failure abandons the handle's unpublished version:
+    /// later writes and flushes fail with [`Error::WriteFailed`] and close discards it (the
+    /// committed version stays).
     pub fn write(&mut self, h: Handle, data: &[u8]) -> Res<usize, P> {
         let slot = self.open_local(h)?.3;
         if self.local(h)?.mode != Mode::ReadWrite || self.local(h)?.state != State::WriteLocked {
@@ -398,7 +401,8 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
     ///
     /// # Errors
     /// [`Error::BadHandle`]; [`Error::Corrupt`] if the entry was changed behind our lock;
-    /// platform errors (after a failed publish the shadow is kept and flush may be retried).
+    /// platform errors (after a failed publish the shadow is kept and flush may be retried);
+    /// [`Error::WriteFailed`] after a failed shadow write.
     pub fn flush(&mut self, h: Handle) -> Res<(), P> {
         let (_, e, _, slot) = self.open_local(h)?;
         if self.local(h)?.mode == Mode::ReadOnly {

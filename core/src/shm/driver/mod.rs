@@ -102,7 +102,9 @@
 //!   *Crash* before the store: the published version is intact and complete; the shadow is an
 //!   orphan (our block header, named by no entry) that `recover(None)` removes. After the
 //!   store: the new version is published; the old segment is the orphan. A reader therefore
-//!   never sees a half-written version.
+//!   never sees a half-written version. A write that fails part-way (a kernel limit while
+//!   growing, a failed copy) abandons the shadow: it is never published, close discards it
+//!   and reports [`Error::WriteFailed`].
 //! * **In place**: writes go into the published segment and every write that extends the
 //!   file stores the new `size` in the table before it returns, so a writer that dies loses
 //!   nothing it wrote (but a reader after that may see a half-done update).

@@ -402,7 +402,9 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
     /// The handle is released even if a step fails; the first error is returned.
     ///
     /// # Errors
-    /// [`Error::BadHandle`]; platform errors of the steps.
+    /// [`Error::BadHandle`]; [`Error::WriteFailed`] when an earlier shadow write failed (the
+    /// handle is closed all the same, its unpublished version discarded); platform errors of
+    /// the steps.
     pub fn close(&mut self, h: Handle) -> Res<(), P> {
         let l = self.local(h)?;
         if !l.state.is_open() {
