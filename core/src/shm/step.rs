@@ -16,7 +16,9 @@
 
 use core::fmt;
 
-/// A named step of a driver operation (see the [module docs](self)).
+/// A named step of a driver operation, for the test-only hook
+/// [`SharedMem::checkpoint`](super::SharedMem::checkpoint): the System V adapter stops the
+/// process at the step named by `SHMFITS_TEST_STOP_AT=<step>[:<n>]`, the mock kills it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Step {
     /// Create or grow: a data segment was just created `EXCL`, nothing written to it yet.

@@ -69,7 +69,7 @@ fn value<'a>(header: &'a [u8], key: &str) -> Option<&'a str> {
     })
 }
 
-/// Check a file made by [`file`]: returns its version, or what is wrong (a torn file).
+/// Check a file made by [`file()`]: returns its version, or what is wrong (a torn file).
 ///
 /// # Errors
 /// A message naming the first inconsistency.

@@ -1,5 +1,5 @@
 //! The fault and security suite's shared parts (issue 5): self-checking file versions
-//! ([`content`]), a test's private key range and lock directory with its driver ([`env`]),
+//! ([`content`]), a test's private key range and lock directory with its driver ([`env`](mod@env)),
 //! and child processes that can be stopped at a driver step and killed ([`proc`]). The child
 //! program itself is `src/bin/fault_child.rs`.
 
