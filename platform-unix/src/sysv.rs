@@ -632,16 +632,6 @@ impl SharedMem for SysV {
         self.inner.euid
     }
 
-    fn counter_find(&self, key: Key) -> Result<Option<CounterId>, SysError> {
-        // The inherent `SysV::counter_find`, with "none" as `Ok(None)`: lets `recover(None)`
-        // remove a counter that a crash inside create left under a key no entry names.
-        match SysV::counter_find(self, key) {
-            Ok(id) => Ok(Some(id)),
-            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
-    }
-
     fn checkpoint(&self, step: Step) {
         if let Some(stop) = &self.inner.stop_at {
             stop.reached(step);
