@@ -1,7 +1,7 @@
 //! [`MockProcess`]: one simulated process, the mock's implementation of [`SharedMem`].
 
 use shmfits_core::shm::{
-    CounterId, CounterInfo, Key, LockKind, LockRange, SegmentId, SegmentInfo, SharedMem, Wait,
+    CounterId, CounterInfo, Key, LockKind, LockRange, SegmentId, SegmentInfo, SharedMem, Step, Wait,
 };
 
 use crate::error::{CallKind, MockError};
@@ -56,6 +56,17 @@ impl MockProcess {
     /// if it was already dead.
     pub fn exit(&self) -> bool {
         self.kernel.exit(self.pid)
+    }
+
+    /// **Test hook**: kill this process (as [`MockKernel::kill`]) the `n`-th time (1 = the
+    /// next) the driver reaches [`Step`] `step` through it; every later call fails as for a
+    /// dead process. The same scenario as `SHMFITS_TEST_STOP_AT=<step>:<n>` plus `SIGKILL` on
+    /// the System V adapter, replayable without timing. `None` disarms it.
+    pub fn crash_at_step(&self, at: Option<(Step, u32)>) {
+        self.kernel.with_process(self.pid, |p| {
+            p.crash_at = at;
+            p.step_hits = 0;
+        });
     }
 }
 
@@ -185,6 +196,22 @@ impl SharedMem for MockProcess {
         let pid = self.pid;
         self.kernel
             .call(pid, CallKind::Unlock, |k| k.unlock(pid, owner, range))
+    }
+
+    fn checkpoint(&self, step: Step) {
+        let fire = self
+            .kernel
+            .with_process(self.pid, |p| match p.crash_at {
+                Some((s, n)) if s == step => {
+                    p.step_hits = p.step_hits.saturating_add(1);
+                    p.step_hits == n
+                }
+                _ => false,
+            })
+            .unwrap_or(false);
+        if fire {
+            self.kernel.kill(self.pid);
+        }
     }
 
     fn current_uid(&self) -> u32 {

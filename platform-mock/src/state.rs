@@ -38,6 +38,10 @@ pub(crate) struct Process {
     pub owners: BTreeSet<u32>,
     pub next_owner: u32,
     pub next_mapping: u64,
+    /// Test hook: die at the `n`-th checkpoint of this step ([`crate::MockProcess::crash_at_step`]).
+    pub crash_at: Option<(shmfits_core::shm::Step, u32)>,
+    /// Checkpoints of `crash_at`'s step reached so far.
+    pub step_hits: u32,
 }
 
 /// A segment, live or removed-but-attached.
@@ -123,6 +127,8 @@ impl KernelState {
                 owners: BTreeSet::new(),
                 next_owner: 0,
                 next_mapping: 0,
+                crash_at: None,
+                step_hits: 0,
             },
         );
         pid

@@ -182,7 +182,9 @@ fn failed_old_segment_removal_leaves_an_orphan_that_recover_removes() {
         "{e}"
     );
     kernel.clear_faults();
-    d.close(h).unwrap();
+    // A shadow write that failed part-way is never published: close discards the shadow
+    // (the committed, empty version stays) and says so.
+    assert_eq!(d.close(h).unwrap_err(), Error::WriteFailed { slot: 4 });
     assert_eq!(kernel.objects().segments.len(), 3);
     let mut r = driver(&kernel);
     let rep = r.recover(None).unwrap();
@@ -190,7 +192,7 @@ fn failed_old_segment_removal_leaves_an_orphan_that_recover_removes() {
     assert_eq!(rep.healthy, 16);
     assert_eq!(kernel.objects().segments.len(), 2);
     let all = read_all(&mut r, "h4");
-    assert_eq!(&all[..1000], &pattern(1000, 1)[..]);
+    assert_eq!(all, vec![0u8; 2880], "the committed version");
 }
 
 #[test]
@@ -237,7 +239,13 @@ fn faults_during_create_and_growth_leave_the_old_state() {
             assert_eq!(e.slot(), Some(6), "{mode:?} {call:?}#{n}: {e}");
             kernel.clear_faults();
             assert_eq!(d.size(h).unwrap(), 2880);
-            d.close(h).unwrap();
+            match mode {
+                WriteMode::InPlace => d.close(h).unwrap(),
+                // the failed shadow is discarded, never published
+                WriteMode::Shadow => {
+                    assert_eq!(d.close(h).unwrap_err(), Error::WriteFailed { slot: 6 })
+                }
+            }
             assert_eq!(&read_all(&mut d, "h6")[..6], b"before");
             assert_eq!(kernel.objects().segments.len(), 2, "{mode:?} {call:?}#{n}");
         }

@@ -29,6 +29,7 @@ mod file_error;
 #[allow(unsafe_code)]
 mod sys;
 mod sysv;
+mod test_hook;
 
 pub use config::{
     Config, ConfigError, ExpectedOwner, DEFAULT_KEY_BASE, DEFAULT_SLOTS, ENV_KEYBASE, ENV_LOCK_DIR,
@@ -40,3 +41,4 @@ pub use file_error::Error;
 pub use shmfits_core::shm::{Mode, Wait, WriteMode};
 pub use sys::SysMapping;
 pub use sysv::{LockOwner, LockPin, SetupError, SysV};
+pub use test_hook::ENV_STOP_AT;

@@ -50,6 +50,13 @@ pub(crate) fn getpid() -> i32 {
     unsafe { libc::getpid() }
 }
 
+/// Stop the calling process with `SIGSTOP` (test-only step hook, see `test_hook.rs`).
+pub(crate) fn raise_stop() {
+    // SAFETY: raise takes a plain signal number and touches no memory of ours; SIGSTOP cannot
+    // be caught, so no handler of ours runs.
+    let _ = unsafe { libc::raise(libc::SIGSTOP) };
+}
+
 // ------------------------------------------------------------------------------ segments
 
 /// `shmget(key, size, IPC_CREAT | IPC_EXCL | mode)`: a new segment id.

@@ -21,12 +21,13 @@ use std::time::{Duration, Instant};
 
 use shmfits_core::shm::{
     CounterId, CounterInfo, ErrorKind, Key, LockKind, LockRange, PlatformError, SegmentId,
-    SegmentInfo, SharedMem, Wait,
+    SegmentInfo, SharedMem, Step, Wait,
 };
 
 use crate::config::{Config, ConfigError, ExpectedOwner};
 use crate::error::{Call, Detail, LockFileProblem, SysError};
 use crate::sys::{self, FileStat, SysMapping};
+use crate::test_hook::StopAt;
 
 /// A lock owner of [`SysV`]: a token for one open file description of the lock file.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -106,6 +107,7 @@ struct Inner {
     file_fd: OwnedFd,
     euid: u32,
     owners: Mutex<Owners>,
+    stop_at: Option<StopAt>,
 }
 
 /// The System V platform: segments (`shmget`/`shmat`), counters (semaphores with
@@ -150,6 +152,7 @@ impl SysV {
                 file_fd: fd,
                 euid,
                 owners: Mutex::new(Owners::default()),
+                stop_at: StopAt::from_env(),
             }),
         })
     }
@@ -629,5 +632,11 @@ impl SharedMem for SysV {
 
     fn current_uid(&self) -> u32 {
         self.inner.euid
+    }
+
+    fn checkpoint(&self, step: Step) {
+        if let Some(stop) = &self.inner.stop_at {
+            stop.reached(step);
+        }
     }
 }

@@ -8,5 +8,6 @@
 
 pub mod cfitsio;
 pub mod compare;
+pub mod fault;
 pub mod ipc;
 pub mod smem;

@@ -43,6 +43,13 @@ pub enum Error<E: PlatformError> {
         /// The platform's error.
         error: E,
     },
+    /// An earlier write through this shadow-writing handle failed part-way: the unpublished
+    /// version is abandoned (discarded at close, never published) and the committed version
+    /// stays intact. Further writes and flushes through the handle fail with this.
+    WriteFailed {
+        /// The slot concerned.
+        slot: u32,
+    },
     /// The slot is locked by another process (or handle) and the call was asked not to wait.
     WouldBlock {
         /// The slot concerned.
@@ -157,6 +164,7 @@ impl<E: PlatformError> Error<E> {
             Error::BadHandle => code::BADARG,
             Error::TooManyHandles { .. } => code::TABFULL,
             Error::ReadOnly { .. } => code::BADARG,
+            Error::WriteFailed { .. } => code::NORESIZE,
             Error::BadConfig { .. } => code::NOTINIT,
             Error::TableMismatch { .. } => code::NOTINIT,
             Error::ForeignOwner { .. } => code::IPCERR,
@@ -176,7 +184,8 @@ impl<E: PlatformError> Error<E> {
             | Error::Exists { slot }
             | Error::TooLarge { slot, .. }
             | Error::NoKey { slot }
-            | Error::ReadOnly { slot } => Some(slot),
+            | Error::ReadOnly { slot }
+            | Error::WriteFailed { slot } => Some(slot),
             Error::Corrupt(c) => Some(c.slot),
             Error::ForeignOwner { slot, .. } => slot,
             _ => None,
@@ -237,6 +246,11 @@ impl<E: PlatformError> fmt::Display for Error<E> {
                 write!(f, "all {capacity} local handles are in use")
             }
             Error::ReadOnly { slot } => write!(f, "slot h{slot}: handle is read-only"),
+            Error::WriteFailed { slot } => write!(
+                f,
+                "slot h{slot}: an earlier write through this handle failed; its unpublished \
+                 version is abandoned and the committed version is intact"
+            ),
             Error::BadConfig { what, value } => write!(f, "bad configuration: {what} = {value}"),
             Error::TableMismatch { expected, actual } => write!(
                 f,

@@ -12,6 +12,7 @@ pub mod layout;
 pub mod name;
 mod platform;
 mod state;
+mod step;
 
 pub use driver::{
     Config, Driver, Handle, LockState, Mode, Pending, RecoverAction, RecoverReport, SlotStatus,
@@ -22,3 +23,4 @@ pub use layout::{Corrupt, MAX_FITS_SIZE};
 pub use name::{parse_name, HduSelector, NameError, NameErrorKind, SlotName};
 pub use platform::*;
 pub use state::State;
+pub use step::Step;

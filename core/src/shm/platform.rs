@@ -279,6 +279,16 @@ pub trait SharedMem {
     /// Release `owner`'s lock on `range` (releasing what is not held is not an error).
     fn unlock(&self, owner: Self::LockOwner, range: LockRange) -> Result<(), Self::Error>;
 
+    // ---------------------------------------------------------------- test hook
+
+    /// **Test-only hook**: the driver calls this at every named [`Step`](super::Step) of an
+    /// operation where a crash leaves a distinct state. The default does nothing; test
+    /// platforms stop or kill the process here (see [`Step`](super::Step)). It must not
+    /// change any kernel object.
+    fn checkpoint(&self, step: super::Step) {
+        let _ = step;
+    }
+
     // ---------------------------------------------------------------- identity
 
     /// The effective user id of the calling process, to check object ownership against.

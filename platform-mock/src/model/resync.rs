@@ -238,11 +238,41 @@ impl World {
         }
         if let Some(f) = self.model.files.get_mut(&w.slot) {
             if shadow {
-                f.working = Some(data);
+                f.working = Some(data.clone());
             } else {
-                f.data = data;
+                f.data = data.clone();
             }
         }
+        if shadow {
+            self.close_failed_writer(p, w.slot, data)?;
+        }
+        Ok(())
+    }
+
+    /// Shadow mode: a write that failed part-way abandons the handle's unpublished version
+    /// (`Error::WriteFailed` from then on). Close that handle now: it must either say so and
+    /// leave the published version, or (if the fault hit a call whose failure does not
+    /// count) publish exactly what it holds.
+    fn close_failed_writer(&mut self, p: usize, slot: u32, held: Vec<u8>) -> Result<(), String> {
+        let own = self.procs[p].handles.iter().copied().find(|(id, _)| {
+            self.model
+                .opens
+                .get(id)
+                .is_some_and(|o| o.slot == slot && o.mode == Mode::ReadWrite)
+        });
+        let Some((id, h)) = own else {
+            return Ok(());
+        };
+        let r = self.driver(p)?.close(h);
+        self.forget(p, id);
+        if let Some(f) = self.model.files.get_mut(&slot) {
+            match r {
+                Ok(()) => f.working = Some(held),
+                Err(shmfits_core::shm::Error::WriteFailed { .. }) => f.working = None,
+                Err(e) => return Err(format!("closing after a failed shadow write: {e}")),
+            }
+        }
+        self.model.close(id);
         Ok(())
     }
 

@@ -298,7 +298,7 @@ impl World {
         (!hs.is_empty()).then(|| hs[handle % hs.len()])
     }
 
-    fn forget(&mut self, p: usize, id: u64) {
+    pub(super) fn forget(&mut self, p: usize, id: u64) {
         self.procs[p].handles.retain(|(i, _)| *i != id);
     }
 

@@ -6,6 +6,7 @@ use crate::shm::error::{lock_error, plat, Error};
 use crate::shm::layout::{EntryState, RawEntry, ATTR_RESIZE};
 use crate::shm::platform::{ErrorKind, LockKind, LockRange, PlatformError, SharedMem, Wait};
 use crate::shm::state::State;
+use crate::shm::step::Step;
 
 impl<P: SharedMem, const N: usize> Driver<P, N> {
     /// Delete the file `name`: mark it deleted at once (new opens fail with
@@ -53,6 +54,7 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             e.attr = ATTR_RESIZE;
             if exclusive {
                 self.write_raw(slot, &RawEntry::used(&e))?;
+                self.platform.checkpoint(Step::AfterMarkDeleted);
                 let count = self
                     .platform
                     .counter_info(e.sem)
@@ -64,6 +66,7 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             } else {
                 // Only the attribute byte: readers hold the slot, nothing else may change.
                 self.write_attr(slot, ATTR_RESIZE)?;
+                self.platform.checkpoint(Step::AfterMarkDeleted);
                 let count = self
                     .platform
                     .counter_info(e.sem)

@@ -11,6 +11,7 @@ use crate::shm::layout::{
 };
 use crate::shm::platform::SharedMem;
 use crate::shm::state::State;
+use crate::shm::step::Step;
 
 /// Bytes copied per platform call when a file grows (on the stack: no allocation).
 const COPY_CHUNK: usize = 4096;
@@ -92,12 +93,33 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
     /// # Errors
     /// [`Error::BadHandle`]; [`Error::ReadOnly`]; [`Error::TooLarge`] (nothing changed)
     /// when the end would pass [`MAX_FITS_SIZE`](crate::shm::MAX_FITS_SIZE);
-    /// [`Error::NoKey`] or platform errors while growing (the file stays as it was).
+    /// [`Error::NoKey`] or platform errors while growing (the file stays as it was). With
+    /// [`WriteMode::Shadow`], any such failure abandons the handle's unpublished version:
+    /// later writes and flushes fail with [`Error::WriteFailed`] and close discards it (the
+    /// committed version stays).
     pub fn write(&mut self, h: Handle, data: &[u8]) -> Res<usize, P> {
-        let (_, e, pos, slot) = self.open_local(h)?;
+        let slot = self.open_local(h)?.3;
         if self.local(h)?.mode != Mode::ReadWrite || self.local(h)?.state != State::WriteLocked {
             return Err(Error::ReadOnly { slot });
         }
+        if self.local(h)?.write_failed {
+            return Err(Error::WriteFailed { slot });
+        }
+        let r = self.write_inner(h, data);
+        if let Err(ref e) = r {
+            // Shadow writes are all-or-nothing per published version: once a write failed
+            // part-way, the shadow may hold a half-done update, so it must never be
+            // published (TooLarge is refused before anything changes and does not count).
+            let l = self.local_mut(h)?;
+            if l.write_mode == WriteMode::Shadow && !matches!(e, Error::TooLarge { .. }) {
+                l.write_failed = true;
+            }
+        }
+        r
+    }
+
+    fn write_inner(&mut self, h: Handle, data: &[u8]) -> Res<usize, P> {
+        let (_, e, pos, slot) = self.open_local(h)?;
         let end = pos
             .checked_add(data.len() as u64)
             .filter(|end| *end <= Self::fits_max())
@@ -144,6 +166,7 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
         self.platform
             .write(m, FITS_OFFSET + start, data)
             .map_err(plat(slot, "write data"))?;
+        self.platform.checkpoint(Step::AfterDataWrite);
         if end_us > e.fits_len() {
             let mut ne = self.open_local(h)?.1;
             ne.size = end_us + FILE_HEADER_SIZE;
@@ -217,6 +240,7 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             }
             off += n;
         }
+        self.platform.checkpoint(Step::AfterCopy);
         let mut ne = e;
         ne.key = key;
         ne.handle = seg;
@@ -264,11 +288,13 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
         let new_len = Self::next_len(slot, need, self.platform.mapping_len(m))?;
         let (new_m, ne) = self.relocate(h, new_len)?;
         if !shadow {
+            self.platform.checkpoint(Step::BeforePublish);
             if let Err(err) = self.write_raw(slot, &RawEntry::used(&ne)) {
                 let _ = self.platform.segment_detach(new_m);
                 let _ = self.platform.segment_remove(ne.handle);
                 return Err(err);
             }
+            self.platform.checkpoint(Step::AfterPublish);
         }
         // The new segment is the handle's file now. Retire the old one.
         let detached = self.swap_mapping(h, new_m, ne);
@@ -276,6 +302,7 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             .platform
             .segment_remove(e.handle)
             .map_err(plat(slot, "remove old segment"));
+        self.platform.checkpoint(Step::AfterOldRemove);
         detached.and(removed)
     }
 
@@ -308,13 +335,18 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
         ne.attr = cur.attr;
         ne.sem = cur.sem;
         ne.semkey = cur.semkey;
+        self.platform.checkpoint(Step::BeforePublish);
         self.write_raw(slot, &RawEntry::used(&ne))?;
+        self.platform.checkpoint(Step::AfterPublish);
         let l = self.local_mut(h)?;
         l.entry = Some(ne);
         l.committed = None;
-        self.platform
+        let removed = self
+            .platform
             .segment_remove(old.handle)
-            .map_err(plat(slot, "remove old segment"))
+            .map_err(plat(slot, "remove old segment"));
+        self.platform.checkpoint(Step::AfterOldRemove);
+        removed
     }
 
     /// Drop a pending shadow without publishing it: the handle goes back to the published
@@ -353,7 +385,10 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
                 continue;
             };
             match self.platform.segment_create(key, len) {
-                Ok(s) => return Ok((key, s)),
+                Ok(s) => {
+                    self.platform.checkpoint(Step::AfterSegmentCreate);
+                    return Ok((key, s));
+                }
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(plat(slot, "create grown segment")(e)),
             }
@@ -368,11 +403,15 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
     ///
     /// # Errors
     /// [`Error::BadHandle`]; [`Error::Corrupt`] if the entry was changed behind our lock;
-    /// platform errors (after a failed publish the shadow is kept and flush may be retried).
+    /// platform errors (after a failed publish the shadow is kept and flush may be retried);
+    /// [`Error::WriteFailed`] after a failed shadow write.
     pub fn flush(&mut self, h: Handle) -> Res<(), P> {
         let (_, e, _, slot) = self.open_local(h)?;
         if self.local(h)?.mode == Mode::ReadOnly {
             return Ok(());
+        }
+        if self.local(h)?.write_failed {
+            return Err(Error::WriteFailed { slot });
         }
         if self.local(h)?.committed.is_some() {
             return self.publish(h);

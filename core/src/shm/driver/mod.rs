@@ -102,7 +102,9 @@
 //!   *Crash* before the store: the published version is intact and complete; the shadow is an
 //!   orphan (our block header, named by no entry) that `recover(None)` removes. After the
 //!   store: the new version is published; the old segment is the orphan. A reader therefore
-//!   never sees a half-written version.
+//!   never sees a half-written version. A write that fails part-way (a kernel limit while
+//!   growing, a failed copy) abandons the shadow: it is never published, close discards it
+//!   and reports [`Error::WriteFailed`].
 //! * **In place**: writes go into the published segment and every write that extends the
 //!   file stores the new `size` in the table before it returns, so a writer that dies loses
 //!   nothing it wrote (but a reader after that may see a half-done update).
@@ -123,9 +125,10 @@
 //! holder of a shared lock reads except at open (where it makes new opens of ours fail with
 //! [`Error::NotFound`]) and at close (see above); the last close frees the file. With a writer
 //! in it: [`Error::WouldBlock`] (or, if the writer is a handle of this driver, the flag is
-//! cleared through that handle and its close frees the file). CFITSIO processes still open a
-//! deleted file until it is freed (CFITSIO does not look at PERSIST on open), and their last
-//! close frees it as well, as CFITSIO's own `smem_remove` would.
+//! cleared through that handle and its close frees the file). A CFITSIO open of a deleted
+//! file waits for the lock while readers hold it and fails once it is freed (see Known
+//! limits for the one window left); a CFITSIO reader's last close frees it as CFITSIO's own
+//! `smem_remove` would.
 //!
 //! ## Recover
 //! For every slot whose exclusive lock can be had without waiting (a held lock means someone
@@ -148,8 +151,16 @@
 //!   (value 0) under a key no entry names. `recover(None)` removes it under the lock on all
 //!   slots when the platform implements the optional [`SharedMem::counter_find`]; otherwise
 //!   it stays (harmless: the next create draws another key; it counts against `SEMMNI`).
-//! * CFITSIO processes still open a file that is deleted but not yet freed (CFITSIO does not
-//!   look at PERSIST on open); their last close frees it.
+//! * CFITSIO does not look at PERSIST on open, but its open takes the slot's exclusive lock
+//!   (waiting) first: while any reader holds a deleted file a CFITSIO open waits, and once
+//!   the last close has freed it the open fails. The one window left is a deleted file whose
+//!   last holder *died*: unlocked, counter 0, not yet freed — a CFITSIO open then succeeds
+//!   until our next open of the slot, `delete` or `recover` frees it. Closing that window by
+//!   unlinking the segment's key at delete was tried and measured (issue 5, row 6): CFITSIO's
+//!   own close of such a file then fails (its `shared_destroy_entry` removes the segment by
+//!   id after the last detach has already destroyed it) and leaves the counter and entry,
+//!   which is worse. Marking the block header was not tried: CFITSIO readers that hold the
+//!   file share that memory. So the wire format keeps the window.
 //! * [`Driver::open_finish`] trusts the caller to have taken `pending.kind()` on
 //!   `pending.range()` with `pending.owner()`.
 //!
@@ -363,6 +374,8 @@ struct Local<P: SharedMem> {
     write_mode: WriteMode,
     /// Whether our counter increment is in place.
     counted: bool,
+    /// A shadow write failed part-way: the unpublished version is abandoned.
+    write_failed: bool,
     /// Read/write position in FITS bytes.
     pos: u64,
 }
@@ -380,6 +393,7 @@ impl<P: SharedMem> Local<P> {
             committed: None,
             write_mode: WriteMode::Shadow,
             counted: false,
+            write_failed: false,
             pos: 0,
         }
     }
@@ -647,6 +661,7 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             l.entry = None;
             l.committed = None;
             l.counted = false;
+            l.write_failed = false;
             l.pos = 0;
         }
         Ok(())

@@ -14,6 +14,7 @@ use crate::shm::platform::{
     CounterId, ErrorKind, LockKind, LockRange, PlatformError, SegmentId, SharedMem, Wait,
 };
 use crate::shm::state::State;
+use crate::shm::step::Step;
 
 impl<P: SharedMem, const N: usize> Driver<P, N> {
     /// Create the file `name` (`shmem://hN`): a new segment with an empty one-block FITS
@@ -69,7 +70,10 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             self.platform
                 .counter_add(sem, 1)
                 .map_err(plat(slot, "count process"))?;
-            self.write_raw(slot, &RawEntry::used(&entry))
+            self.platform.checkpoint(Step::AfterCounterAdd);
+            self.write_raw(slot, &RawEntry::used(&entry))?;
+            self.platform.checkpoint(Step::AfterEntryStore);
+            Ok(())
         })();
         if let Err(e) = steps {
             let _ = self.platform.segment_detach(mapping);
@@ -110,6 +114,7 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(plat(slot, "create segment")(e)),
             };
+            self.platform.checkpoint(Step::AfterSegmentCreate);
             let m = match self.platform.segment_attach(seg) {
                 Ok(m) => m,
                 Err(e) => {
@@ -126,8 +131,12 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
                         .write(&m, BLOCK_HEADER_SIZE, FileHeader::new(slot).as_bytes())
                         .map_err(plat(slot, "write file header"))
                 });
-            let counter = headers.and_then(|()| match self.platform.counter_create(key) {
-                Ok(sem) => Ok(Some(sem)),
+            let counter = headers.inspect(|()| self.platform.checkpoint(Step::AfterHeaders));
+            let counter = counter.and_then(|()| match self.platform.counter_create(key) {
+                Ok(sem) => {
+                    self.platform.checkpoint(Step::AfterCounterCreate);
+                    Ok(Some(sem))
+                }
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(None),
                 Err(e) => Err(plat(slot, "create counter")(e)),
             });
@@ -257,6 +266,7 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
 
     fn open_locked(&mut self, p: &Pending<P::LockOwner>) -> Res<(), P> {
         let slot = p.slot;
+        self.platform.checkpoint(Step::AfterLock);
         let entry = match self.read_entry(slot)? {
             EntryState::Free => return Err(Error::NotFound { slot }),
             EntryState::Used(e) if !e.persistent() => return Err(Error::NotFound { slot }),
@@ -267,6 +277,7 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             let _ = self.platform.segment_detach(mapping);
             return Err(plat(slot, "count process")(e));
         }
+        self.platform.checkpoint(Step::AfterCounterAdd);
         let mut entry = entry;
         if p.mode == Mode::ReadWrite {
             // We hold the exclusive lock: ours is the only write lock, whatever dead writers
@@ -391,7 +402,9 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
     /// The handle is released even if a step fails; the first error is returned.
     ///
     /// # Errors
-    /// [`Error::BadHandle`]; platform errors of the steps.
+    /// [`Error::BadHandle`]; [`Error::WriteFailed`] when an earlier shadow write failed (the
+    /// handle is closed all the same, its unpublished version discarded); platform errors of
+    /// the steps.
     pub fn close(&mut self, h: Handle) -> Res<(), P> {
         let l = self.local(h)?;
         if !l.state.is_open() {
@@ -401,7 +414,10 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             });
         }
         let mut publish_error = None;
-        if l.committed.is_some() {
+        if l.write_failed {
+            publish_error = Some(Error::WriteFailed { slot: l.slot });
+            let _ = self.discard_shadow(h);
+        } else if l.committed.is_some() {
             if let Err(e) = self.flush(h) {
                 publish_error = Some(e);
                 // Not published: fall back to the published version.
@@ -442,6 +458,7 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
                 .counter_add(entry.sem, -1)
                 .map_err(plat(slot, "uncount process")),
         );
+        self.platform.checkpoint(Step::AfterCounterRelease);
         let mapping = self.local_mut(h)?.mapping.take();
         if let Some(m) = mapping {
             keep(
@@ -507,6 +524,7 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
                     Err(err) if err.kind() == ErrorKind::NotFound => {}
                     Err(err) => return Err(plat(slot, "remove segment")(err)),
                 }
+                self.platform.checkpoint(Step::AfterFreeSegment);
             }
             _ => {}
         }

@@ -117,6 +117,8 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(RecoverAction::Busy),
                 Err(e) => return Err(lock_error(slot, "lock slot to recover", e)),
             }
+            self.platform
+                .checkpoint(crate::shm::step::Step::RecoverLocked);
             self.recover_locked(slot)
         })();
         self.drop_owner(owner, slot);

@@ -1,0 +1,257 @@
+//! Issue 5 rows 5 and 6 on the real kernel: readers share (even with a stopped reader in the
+//! slot), opens that would wait have non-blocking and timeout forms with distinct errors,
+//! lock cycles inside one driver are `Deadlock`, and delete returns at once while readers
+//! hold the file — new opens fail, ours and CFITSIO's, and the last close frees it.
+//!
+//! Key bases 0x5348C800.. (0x100 per test).
+
+use std::path::Path;
+use std::time::Duration;
+
+use shmfits_core::shm::{Error, Mode, Wait};
+use shmfits_tests::cfitsio;
+use shmfits_tests::fault::env::FaultEnv;
+use shmfits_tests::fault::proc::Proc;
+use shmfits_tests::fault::{content, read_file, write_through, Drv};
+
+const KEYS_SHARE: i32 = 0x5348_C800;
+const KEYS_DELETE: i32 = 0x5348_C900;
+const KEYS_CFITSIO: i32 = 0x5348_CA00;
+const KEYS_CYCLE: i32 = 0x5348_CB00;
+
+fn create(d: &mut Drv, name: &str, version: u64, len: usize) {
+    let h = d.create(name).unwrap();
+    write_through(d, h, &content::file(version, len), 4096).unwrap();
+    d.close(h).unwrap();
+}
+
+/// Row 5: a reader stopped (SIGSTOP by the step hook) while holding the file does not block
+/// other readers; writers get `WouldBlock` at once or `TimedOut` after the timeout, never a
+/// hang and never a generic IPC error; one driver's own lock cycle is `Deadlock`.
+#[test]
+fn readers_share_and_blocked_opens_say_why() {
+    let env = FaultEnv::new(KEYS_SHARE, 16);
+    let mut d = env.driver();
+    create(&mut d, "shmem://h1", 1, 5000);
+    // stopped right after its open counted itself: it holds the shared lock
+    let mut stopped = env.spawn(&["hold", "shmem://h1", "ro"], Some("after-counter-add"));
+    assert!(stopped.wait_stop().is_some());
+
+    let h = d
+        .open("shmem://h1", Mode::ReadOnly, Wait::No)
+        .expect("a reader opens without waiting next to a stopped reader");
+    let (ok, out, err) = env.run(&["read", "shmem://h1"]);
+    assert!(
+        ok && out.trim() == "ok 1",
+        "another process reads too: {out} {err}"
+    );
+
+    let mut other = env.driver();
+    match other.open("shmem://h1", Mode::ReadWrite, Wait::No) {
+        Err(Error::WouldBlock { slot: 1 }) => {}
+        r => panic!("writer without waiting: {r:?}"),
+    }
+    match other.open(
+        "shmem://h1",
+        Mode::ReadWrite,
+        Wait::Timeout(Duration::from_millis(200)),
+    ) {
+        Err(Error::TimedOut { slot: 1 }) => {}
+        r => panic!("writer with a timeout: {r:?}"),
+    }
+    // this driver holds h1 read-only: waiting for read-write would wait for itself
+    match d.open("shmem://h1", Mode::ReadWrite, Wait::Forever) {
+        Err(Error::Deadlock { slot: 1 }) => {}
+        r => panic!("own lock cycle: {r:?}"),
+    }
+
+    stopped.kill();
+    d.close(h).unwrap();
+    // the killed reader's count was undone: a writer gets in at once now
+    let w = other.open("shmem://h1", Mode::ReadWrite, Wait::No).unwrap();
+    other.close(w).unwrap();
+    other.shutdown().unwrap();
+    d.delete("shmem://h1").unwrap();
+    d.shutdown().unwrap();
+    assert!(env.objects().is_empty(), "leaked {:?}", env.objects());
+}
+
+/// Row 5 across processes: two processes each holding one file read-only and asking for the
+/// other read-write with a timeout both get `TimedOut` (Linux does not detect deadlocks
+/// between open-file-description locks, so across processes the timeout form is the
+/// answer), and neither hangs.
+#[test]
+fn cross_process_lock_cycle_times_out() {
+    let env = FaultEnv::new(KEYS_CYCLE, 16);
+    let mut d = env.driver();
+    create(&mut d, "shmem://h1", 1, 100);
+    create(&mut d, "shmem://h2", 2, 100);
+    let mut other = env.spawn(&["cycle", "shmem://h2", "shmem://h1"], None);
+    other.expect("held");
+    let h1 = d.open("shmem://h1", Mode::ReadOnly, Wait::No).unwrap();
+    // the child wants h1 read-write while we hold it; we want h2 read-write while it holds it
+    other.send("go");
+    match d.open(
+        "shmem://h2",
+        Mode::ReadWrite,
+        Wait::Timeout(Duration::from_millis(100)),
+    ) {
+        Err(Error::TimedOut { slot: 2 }) => {}
+        r => panic!("{r:?}"),
+    }
+    let answer = other.line();
+    assert!(answer.contains("timed out"), "{answer}");
+    assert!(other.finish().success());
+    d.close(h1).unwrap();
+    d.delete("shmem://h1").unwrap();
+    d.delete("shmem://h2").unwrap();
+    d.shutdown().unwrap();
+    assert!(env.objects().is_empty(), "leaked {:?}", env.objects());
+}
+
+/// Row 6: delete returns at once while (stopped) readers hold the file; new opens fail;
+/// the readers keep reading the whole file; the last close frees every object.
+#[test]
+fn delete_returns_at_once_and_the_last_close_frees() {
+    let env = FaultEnv::new(KEYS_DELETE, 16);
+    let mut d = env.driver();
+    create(&mut d, "shmem://h1", 1, 20_000);
+    let mut reader = env.spawn(&["hold", "shmem://h1", "ro"], None);
+    reader.expect("held");
+    let mut stopped = env.spawn(&["hold", "shmem://h1", "ro"], Some("after-counter-add"));
+    assert!(stopped.wait_stop().is_some());
+    let h = d.open("shmem://h1", Mode::ReadOnly, Wait::No).unwrap();
+
+    let (ok, out, err) = env.run(&["delete", "shmem://h1"]);
+    assert!(
+        ok && out.contains("deleted"),
+        "delete with readers in: {out} {err}"
+    );
+    match d.open("shmem://h1", Mode::ReadOnly, Wait::No) {
+        Err(Error::NotFound { slot: 1 }) => {}
+        r => panic!("open after delete: {r:?}"),
+    }
+    let (ok, out, _) = env.run(&["read", "shmem://h1"]);
+    assert!(!ok && out.contains("no such file"), "{out}");
+    // an open handle still reads the whole file
+    let mut buf = vec![0u8; 2880 * 8];
+    let mut got = 0;
+    loop {
+        let n = d.read(h, &mut buf[got..]).unwrap();
+        if n == 0 {
+            break;
+        }
+        got += n;
+    }
+    assert_eq!(content::verify(&buf[..got]), Ok(1));
+
+    stopped.kill(); // dies holding it: its count is undone
+    d.close(h).unwrap();
+    assert_eq!(
+        env.file_objects(),
+        (1, 1),
+        "one reader left: {:?}",
+        env.objects()
+    );
+    reader.send("close");
+    reader.expect("closed");
+    assert_eq!(
+        env.file_objects(),
+        (0, 0),
+        "freed by the last close: {:?}",
+        env.objects()
+    );
+    d.shutdown().unwrap();
+    assert!(env.objects().is_empty(), "leaked {:?}", env.objects());
+}
+
+/// Rows 6 and 7 with CFITSIO. CFITSIO's open takes the slot's exclusive lock (waiting)
+/// before it looks at anything, so while any reader holds a deleted file a CFITSIO open
+/// waits, and once the last close has freed it, it fails. A CFITSIO reader's own close frees
+/// a file we deleted. The window that stays (documented in the driver's Known limits): a
+/// deleted file whose last holder died is opened by CFITSIO until one of our processes
+/// touches the slot — our open of it fails and frees it, after which CFITSIO's fails too.
+#[test]
+fn cfitsio_cannot_open_a_deleted_file_and_its_close_frees_it() {
+    let Some(c) = cfitsio::require("cfitsio_cannot_open_a_deleted_file_and_its_close_frees_it")
+    else {
+        return;
+    };
+    let env = FaultEnv::for_cfitsio(KEYS_CFITSIO, 16);
+    let mut d = env.driver();
+    let envs = env.env();
+    let envs_ref: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let cf_open_fails = |what: &str| {
+        let l = c.listhdus_env(Path::new("shmem://h1"), &envs_ref).unwrap();
+        assert!(
+            l.error.is_some(),
+            "{what}: CFITSIO opened a deleted file: {}",
+            l.summary()
+        );
+    };
+
+    // 1. our reader closes a file we deleted: freed, CFITSIO's open fails
+    create(&mut d, "shmem://h1", 1, 20_000);
+    let before = c.listhdus_env(Path::new("shmem://h1"), &envs_ref).unwrap();
+    assert_eq!(before.error, None, "CFITSIO reads it before the delete");
+    let mut reader = env.spawn(&["hold", "shmem://h1", "ro"], None);
+    reader.expect("held");
+    d.delete("shmem://h1").unwrap();
+    reader.send("close");
+    reader.expect("closed");
+    assert_eq!(
+        env.file_objects(),
+        (0, 0),
+        "freed by the last close: {:?}",
+        env.objects()
+    );
+    cf_open_fails("after the last close");
+
+    // 2. our reader dies holding it: our next open fails and frees it; then CFITSIO's fails
+    create(&mut d, "shmem://h1", 2, 20_000);
+    let mut reader = env.spawn(&["hold", "shmem://h1", "ro"], None);
+    reader.expect("held");
+    d.delete("shmem://h1").unwrap();
+    reader.kill();
+    match d.open("shmem://h1", Mode::ReadOnly, Wait::No) {
+        Err(Error::NotFound { slot: 1 }) => {}
+        r => panic!("{r:?}"),
+    }
+    assert_eq!(
+        env.file_objects(),
+        (0, 0),
+        "our failed open freed it: {:?}",
+        env.objects()
+    );
+    cf_open_fails("after a holder died and our open freed it");
+
+    // 3. a CFITSIO reader holds a file we delete: delete returns at once, its close frees it
+    create(&mut d, "shmem://h1", 3, 20_000);
+    let mut cmd = std::process::Command::new(&c.shmlock);
+    cmd.args(["shmem://h1", "ro"])
+        .envs(envs_ref.iter().copied())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut cf = Proc::spawn(cmd);
+    cf.expect("locked");
+    d.delete("shmem://h1").unwrap();
+    assert!(read_file(&mut d, "shmem://h1", Wait::No).is_err());
+    assert_eq!(
+        env.file_objects(),
+        (1, 1),
+        "still held by CFITSIO: {:?}",
+        env.objects()
+    );
+    let status = cf.finish();
+    assert!(status.success(), "CFITSIO close: {}", cf.stderr_now());
+    assert_eq!(
+        env.file_objects(),
+        (0, 0),
+        "CFITSIO's close freed it: {:?}",
+        env.objects()
+    );
+    cf_open_fails("after CFITSIO's close");
+    d.shutdown().unwrap();
+    assert!(env.objects().is_empty(), "leaked {:?}", env.objects());
+}
