@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use shmfits_core::shm::{Config as DriverConfig, Driver};
-use shmfits_unix::{Config, ExpectedOwner, SysV};
+use shmfits_unix::{Config, SysV};
 
 use super::proc::Proc;
 use super::Drv;
@@ -72,7 +72,7 @@ impl FaultEnv {
             slots: self.slots,
             lock_dir: self.lock_dir.clone(),
             create_mode: if self.dir.is_none() { 0o666 } else { 0o600 },
-            lock_file_owner: ExpectedOwner::CurrentUser,
+            ..Config::default()
         }
     }
 
