@@ -9,7 +9,7 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
 
-use shmfits_core::shm::{CounterId, Error, Mode, SharedMem, Wait};
+use shmfits_core::shm::{CounterId, Error, Mode, SegmentId, SharedMem, Wait};
 use shmfits_tests::fault::env::FaultEnv;
 use shmfits_tests::fault::proc::Proc;
 use shmfits_tests::fault::{content, write_through, Drv};
@@ -240,8 +240,23 @@ fn edited_table_never_removes_unrelated_objects() {
     // unrelated objects: ours, under keys outside the range
     let p = SysV::new(env.platform_config()).unwrap();
     let other_key = env.keybase() + 0xF0;
+    // They lie outside the range `env` sweeps, so this guard removes them, also on failure.
+    struct Unrelated<'a>(&'a SysV, Option<CounterId>, Option<SegmentId>);
+    impl Drop for Unrelated<'_> {
+        fn drop(&mut self) {
+            if let Some(sem) = self.1 {
+                let _ = self.0.counter_remove(sem);
+            }
+            if let Some(seg) = self.2 {
+                let _ = self.0.segment_remove(seg);
+            }
+        }
+    }
+    let mut unrelated = Unrelated(&p, None, None);
     let sem = p.counter_create(other_key).unwrap();
+    unrelated.1 = Some(sem);
     let seg = p.segment_create(other_key, 100).unwrap();
+    unrelated.2 = Some(seg);
     let id = p.segment_find(env.keybase()).unwrap();
     let m = p.segment_attach(id).unwrap();
     p.write(&m, 28, &sem.0.to_ne_bytes()).unwrap(); // sem
@@ -256,8 +271,7 @@ fn edited_table_never_removes_unrelated_objects() {
         "unrelated semaphore removed"
     );
     assert!(p.segment_info(seg).is_ok(), "unrelated segment removed");
-    p.counter_remove(sem).unwrap();
-    p.segment_remove(seg).unwrap();
+    drop(unrelated);
     d.shutdown().unwrap();
     // the file's own objects are left for cleanup (the table was corrupted on purpose)
     drop(env);
