@@ -3,8 +3,11 @@
 //! * [`cfitsio`]: the real CFITSIO library as a test oracle (C programs built at run time).
 //! * [`compare`]: our parser's view of a file (the `smem info` report) against CFITSIO's.
 //! * [`ipc`]: a test's own CFITSIO key range and the guard that cleans it up.
+//! * [`conformance`]: the generic driver scenarios and the worlds (mock, System V with real
+//!   child processes) they run in.
 #![warn(missing_docs)]
 
 pub mod cfitsio;
 pub mod compare;
+pub mod conformance;
 pub mod ipc;
