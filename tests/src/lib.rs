@@ -5,9 +5,12 @@
 //! * [`ipc`]: a test's own CFITSIO key range and the guard that cleans it up.
 //! * [`conformance`]: the generic driver scenarios and the worlds (mock, System V with real
 //!   child processes) they run in.
+//! * [`driver_ops`]: driver operation sequences from arbitrary bytes on the mock, checked
+//!   against the mock's reference model (the `driver_ops` fuzz target's library).
 #![warn(missing_docs)]
 
 pub mod cfitsio;
 pub mod compare;
 pub mod conformance;
+pub mod driver_ops;
 pub mod ipc;
