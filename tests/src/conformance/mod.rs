@@ -168,8 +168,11 @@ pub fn run<W: World>(world: &mut W, case: fn(&mut W)) {
 /// `$make(n)` where `n` (0, 1, 2, …) numbers the scenario, so that each can get its own key
 /// base.
 ///
-/// ```ignore
-/// shmfits_tests::conformance_suite!(|n| MockWorld::with_key_base(60_000 + 100 * n));
+/// ```
+/// use shmfits_tests::conformance::mock::MockWorld;
+///
+/// shmfits_tests::conformance_suite!(|n: i32| MockWorld::with_key_base(60_000 + 100 * n));
+/// # fn main() {}
 /// ```
 #[macro_export]
 macro_rules! conformance_suite {
