@@ -272,7 +272,7 @@ fn scan(sysv: &SysV, keys: std::ops::RangeInclusive<i32>) -> Vec<Leftover> {
                 id: id.0,
             });
         }
-        if let Ok(id) = sysv.counter_find(key) {
+        if let Ok(Some(id)) = SharedMem::counter_find(sysv, key) {
             found.push(Leftover::Counter {
                 key: Some(key),
                 id: id.0,
