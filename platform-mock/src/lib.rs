@@ -10,6 +10,7 @@ mod error;
 pub mod faults;
 mod kernel;
 mod locks;
+pub mod model;
 mod owners;
 mod process;
 mod segments;

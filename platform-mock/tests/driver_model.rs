@@ -1,25 +1,24 @@
-//! Model-based test of the driver on the mock kernel (issue 3, item 7).
+//! Model-based test of the driver on the mock kernel (issue 3, item 7); the model and the
+//! simulated world are `shmfits_mock::model`.
 //!
 //! Random sequences of (process, operation, injected fault or crash) run against
 //! `Driver<MockProcess>` — three simulated processes, each with its own driver, on one
-//! simulated kernel — and against the plain reference model in `support/model.rs`. After
-//! every step the driver's slot list, lock states, counters and `nprocdebug`, the bytes that
-//! reads return and the kernel's objects are compared with the model; at the end every
-//! process exits, a last one recovers and deletes everything, and the kernel must be empty.
+//! simulated kernel — and against the plain reference model. After every step the driver's
+//! slot list, lock states, counters and `nprocdebug`, the bytes that reads return and the
+//! kernel's objects are compared with the model; at the end every process exits, a last one
+//! recovers and deletes everything, and the kernel must be empty.
 //!
 //! A failing case shrinks to a short list of steps whose `Debug` form is a readable replay,
 //! e.g. `[p0 Create { slot: 1 }, p1 Open { slot: 1, write: false, wait: 0 } [EIO at read#1]]`.
 //! Set `PROPTEST_CASES` to run more or fewer sequences (default 5 000 per write mode,
 //! about half a minute in all in a debug build) and `PROPTEST_SEED` to draw other ones.
 
-mod support;
-
 use proptest::prelude::*;
 use proptest::test_runner::RngSeed;
 use shmfits_core::shm::WriteMode;
-use shmfits_mock::{CallKind, MockErrno};
-
-use support::world::{Fault, Op, Step, World, PROCS, SLOTS};
+use shmfits_mock::model::world::{Fault, Op, Step, PROCS, SLOTS};
+use shmfits_mock::model::{run, steps_from_bytes, FAULT_CALLS, FAULT_ERRNOS};
+use shmfits_mock::CallKind;
 
 fn op() -> impl Strategy<Value = Op> {
     let slot = 0..SLOTS;
@@ -40,39 +39,6 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-/// The platform calls a driver operation makes, to aim faults at.
-const CALLS: [CallKind; 17] = [
-    CallKind::SegmentCreate,
-    CallKind::SegmentFind,
-    CallKind::SegmentInfo,
-    CallKind::SegmentAttach,
-    CallKind::SegmentDetach,
-    CallKind::SegmentRemove,
-    CallKind::Read,
-    CallKind::Write,
-    CallKind::CounterCreate,
-    CallKind::CounterInfo,
-    CallKind::CounterAdd,
-    CallKind::CounterRemove,
-    CallKind::CounterFind,
-    CallKind::LockOwnerNew,
-    CallKind::LockOwnerRelease,
-    CallKind::Lock,
-    CallKind::Unlock,
-];
-
-/// Injected errnos: failures a healthy kernel can produce at any call. Errnos that state a
-/// fact about an object (`ENOENT`/`EIDRM` "it is gone", `EEXIST`, `EAGAIN` "someone holds
-/// it") are left out: a kernel that lies about the objects' existence would make the driver
-/// rightly remove or skip things, and the model could not tell a bug from the lie.
-const ERRNOS: [MockErrno; 5] = [
-    MockErrno::Io,
-    MockErrno::NoSpace,
-    MockErrno::NoMem,
-    MockErrno::Intr,
-    MockErrno::Access,
-];
-
 /// Calls left out of fault injection for now, each because of a driver gap pinned by an
 /// ignored test in `driver_scenarios.rs` (put them back when the test passes):
 /// * `segment_remove` — a free that removed the counter and then fails (or dies) before
@@ -88,7 +54,7 @@ fn known_gaps(mode: WriteMode) -> &'static [CallKind] {
 }
 
 fn fault(mode: WriteMode) -> impl Strategy<Value = Option<Fault>> {
-    let calls: Vec<CallKind> = CALLS
+    let calls: Vec<CallKind> = FAULT_CALLS
         .iter()
         .copied()
         .filter(|c| !known_gaps(mode).contains(c))
@@ -96,7 +62,7 @@ fn fault(mode: WriteMode) -> impl Strategy<Value = Option<Fault>> {
     let f = (
         proptest::sample::select(calls),
         1..4u8,
-        proptest::option::weighted(0.75, proptest::sample::select(&ERRNOS[..])),
+        proptest::option::weighted(0.75, proptest::sample::select(&FAULT_ERRNOS[..])),
     )
         .prop_map(|(call, nth, errno)| Fault { call, nth, errno });
     proptest::option::weighted(0.25, f)
@@ -104,18 +70,6 @@ fn fault(mode: WriteMode) -> impl Strategy<Value = Option<Fault>> {
 
 fn step(mode: WriteMode) -> impl Strategy<Value = Step> {
     (0..PROCS, op(), fault(mode)).prop_map(|(proc, op, fault)| Step { proc, op, fault })
-}
-
-fn run(steps: &[Step], mode: WriteMode) -> Result<(), TestCaseError> {
-    let mut world = World::new(mode);
-    for (i, s) in steps.iter().enumerate() {
-        world
-            .step(s)
-            .map_err(|e| TestCaseError::fail(format!("step {i} {s:?}: {e}")))?;
-    }
-    world
-        .teardown()
-        .map_err(|e| TestCaseError::fail(format!("after all steps: {e}")))
 }
 
 fn cases() -> u32 {
@@ -149,7 +103,7 @@ proptest! {
     fn driver_on_mock_matches_the_model_with_shadow_writes(
         steps in proptest::collection::vec(step(WriteMode::Shadow), 1..60)
     ) {
-        run(&steps, WriteMode::Shadow)?;
+        run(&steps, WriteMode::Shadow).map_err(TestCaseError::fail)?;
     }
 
     /// In-place writes: every byte written is in the file at once and survives its writer.
@@ -157,102 +111,92 @@ proptest! {
     fn driver_on_mock_matches_the_model_with_in_place_writes(
         steps in proptest::collection::vec(step(WriteMode::InPlace), 1..60)
     ) {
-        run(&steps, WriteMode::InPlace)?;
+        run(&steps, WriteMode::InPlace).map_err(TestCaseError::fail)?;
     }
 }
 
-/// Sequences without faults, crashes only: the strict checks of kernel objects hold at
-/// every step.
+/// A hand-written replay: growth, readers, delete with a reader, crashes, recover.
 #[test]
 fn a_fixed_replay_runs_clean() {
+    let step = |proc, op| Step {
+        proc,
+        op,
+        fault: None,
+    };
     let steps = [
-        Step {
-            proc: 0,
-            op: Op::Create { slot: 1 },
-            fault: None,
-        },
-        Step {
-            proc: 0,
-            op: Op::Write {
+        step(0, Op::Create { slot: 1 }),
+        step(
+            0,
+            Op::Write {
                 handle: 0,
                 at: 0,
                 len: 20000,
                 byte: 7,
             },
-            fault: None,
-        },
-        Step {
-            proc: 1,
-            op: Op::Open {
+        ),
+        step(
+            1,
+            Op::Open {
                 slot: 1,
                 write: false,
                 wait: 0,
             },
-            fault: None,
-        },
-        Step {
-            proc: 0,
-            op: Op::Close { handle: 0 },
-            fault: None,
-        },
-        Step {
-            proc: 1,
-            op: Op::Open {
+        ),
+        step(0, Op::Close { handle: 0 }),
+        step(
+            1,
+            Op::Open {
                 slot: 1,
                 write: false,
                 wait: 0,
             },
-            fault: None,
-        },
-        Step {
-            proc: 2,
-            op: Op::Open {
+        ),
+        step(
+            2,
+            Op::Open {
                 slot: 1,
                 write: false,
-                wait: 0,
+                wait: 1,
             },
-            fault: None,
-        },
-        Step {
-            proc: 1,
-            op: Op::Read {
+        ),
+        step(
+            1,
+            Op::Read {
                 handle: 1,
                 at: 100,
                 len: 3000,
             },
-            fault: None,
-        },
-        Step {
-            proc: 2,
-            op: Op::Delete { slot: 1 },
-            fault: None,
-        },
-        Step {
-            proc: 1,
-            op: Op::Crash,
-            fault: None,
-        },
-        Step {
-            proc: 2,
-            op: Op::Close { handle: 0 },
-            fault: None,
-        },
-        Step {
-            proc: 0,
-            op: Op::Create { slot: 1 },
-            fault: None,
-        },
-        Step {
-            proc: 0,
-            op: Op::Crash,
-            fault: None,
-        },
-        Step {
-            proc: 2,
-            op: Op::Recover,
-            fault: None,
-        },
+        ),
+        step(2, Op::Delete { slot: 1 }),
+        step(1, Op::Crash),
+        step(2, Op::Close { handle: 0 }),
+        step(0, Op::Create { slot: 1 }),
+        step(0, Op::Crash),
+        step(2, Op::Recover),
     ];
     run(&steps, WriteMode::Shadow).unwrap();
     run(&steps, WriteMode::InPlace).unwrap();
+}
+
+/// The fuzzer's decoder gives valid replays for any input.
+#[test]
+fn fuzz_input_decodes_to_replays() {
+    let data: Vec<u8> = (0..=255u8)
+        .cycle()
+        .take(8 * 40)
+        .map(|b| b.wrapping_mul(37))
+        .collect();
+    let steps = steps_from_bytes(&data);
+    assert_eq!(steps.len(), 40);
+    for mode in [WriteMode::Shadow, WriteMode::InPlace] {
+        let allowed: Vec<Step> = steps
+            .iter()
+            .filter(|s| {
+                s.fault
+                    .map_or(true, |f| !known_gaps(mode).contains(&f.call))
+            })
+            .cloned()
+            .collect();
+        run(&allowed, mode).unwrap();
+    }
 }

@@ -22,10 +22,6 @@ pub struct File {
     /// Write locks the table still counts for writers that died (`nprocdebug` beyond the
     /// open writers), until recover resets them.
     pub stale_writers: i32,
-    /// A failed write may have left bytes past the end: a later write with a gap shows
-    /// them instead of zeros (a gap of the driver, pinned by an ignored scenario test), so
-    /// the gap's content is learned from the driver instead of assumed zero.
-    pub dirty_tail: bool,
 }
 
 /// One open handle.
@@ -153,7 +149,6 @@ impl Model {
                 working: None,
                 persist: true,
                 stale_writers: 0,
-                dirty_tail: false,
             },
         );
         let id = self.add_open(Open {
