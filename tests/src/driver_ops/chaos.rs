@@ -5,7 +5,7 @@ use shmfits_core::shm::layout::ENTRY_SIZE;
 use shmfits_core::shm::{Mode, SegmentId, Wait};
 
 use super::clean;
-use super::support::world::{Drv, World, KEY_BASE, SLOTS};
+use shmfits_mock::model::world::{config, Drv, World, KEY_BASE, SLOTS};
 
 /// A hostile or buggy neighbour's write into shared memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -143,7 +143,7 @@ pub(super) fn run(world: &mut World, corruptions: &[Corruption]) -> Result<(), S
         proc.process.exit();
     }
     let last = world.kernel.spawn();
-    let mut d = Drv::new(last.clone(), super::support::world::config(world.mode))
+    let mut d = Drv::new(last.clone(), config(world.mode))
         .map_err(|e| at("driver of the last process", e.to_string()))?;
     let mut list = vec![blank(); SLOTS as usize];
     clean(&d.list(&mut list)).map_err(|e| at("list", e))?;

@@ -2,26 +2,16 @@
 
 use arbitrary::{Arbitrary, Unstructured};
 use shmfits_core::shm::WriteMode;
-use shmfits_mock::{CallKind, MockErrno};
+use shmfits_mock::model::{FAULT_CALLS, FAULT_ERRNOS};
+use shmfits_mock::CallKind;
 
-use super::support::world::{Fault, Op, Step, PROCS, SLOTS};
 use super::{Corruption, Input};
+use shmfits_mock::model::world::{Fault, Op, Step, PROCS, SLOTS};
 
 /// Longest sequence decoded (as the model test's proptest).
 pub const MAX_STEPS: usize = 60;
 /// Most corruptions in one input.
 pub const MAX_CORRUPTIONS: usize = 3;
-
-/// Injected errnos: failures a healthy kernel can produce at any call (the model test's
-/// choice: errnos that lie about an object's existence are left out, see
-/// `platform-mock/tests/driver_model.rs`).
-const ERRNOS: [MockErrno; 5] = [
-    MockErrno::Io,
-    MockErrno::NoSpace,
-    MockErrno::NoMem,
-    MockErrno::Intr,
-    MockErrno::Access,
-];
 
 /// Calls not aimed at while the driver gaps pinned by ignored tests in
 /// `platform-mock/tests/driver_scenarios.rs` are open (the model test's `known_gaps`).
@@ -70,17 +60,17 @@ fn fault(u: &mut Unstructured<'_>, mode: WriteMode) -> arbitrary::Result<Option<
     if u.int_in_range(0..=3u8)? != 0 {
         return Ok(None);
     }
-    let calls: Vec<CallKind> = CallKind::ALL
+    let calls: Vec<CallKind> = FAULT_CALLS
         .iter()
         .copied()
-        .filter(|c| c.is_fallible() && !known_gap(mode, *c))
+        .filter(|c| !known_gap(mode, *c))
         .collect();
     let call = *u.choose(&calls)?;
     let nth = u.int_in_range(1..=3u8)?;
     let errno = if u.int_in_range(0..=3u8)? == 0 {
         None
     } else {
-        Some(*u.choose(&ERRNOS)?)
+        Some(*u.choose(&FAULT_ERRNOS)?)
     };
     Ok(Some(Fault { call, nth, errno }))
 }

@@ -3,10 +3,12 @@
 //! replay test (`tests/tests/driver_ops.rs`).
 //!
 //! The operations, the reference model and the step-by-step comparison are the mock's
-//! model-based test harness itself ([`support`], compiled from
-//! `platform-mock/tests/support/` — not a copy): an [`Input`] is a write mode, a list of
-//! [`Step`]s (process, operation, injected fault or crash) and, optionally, corruptions of
-//! shared memory made after the last step.
+//! model-based test harness itself ([`shmfits_mock::model`]): an [`Input`] is a write mode,
+//! a list of [`Step`]s (process, operation, injected fault or crash) and, optionally,
+//! corruptions of shared memory made after the last step. Unlike
+//! [`shmfits_mock::model::steps_from_bytes`], the decoder weights operations like the
+//! model's proptest, leaves out the fault calls of the driver gaps the model test leaves out,
+//! and adds corruption.
 //!
 //! [`run`] ends a sequence early when fewer than [`MIN_FREE_KEYS`] data keys are free (the
 //! model has no notion of the key space: orphans of crashed creates may rightly exhaust it),
@@ -28,21 +30,17 @@
 //! run(&input).unwrap();
 //! ```
 
-#[path = "../../../platform-mock/tests/support/mod.rs"]
-#[allow(missing_docs, missing_debug_implementations, clippy::all)]
-pub mod support;
-
 mod chaos;
 mod decode;
 
 pub use chaos::{Corruption, KNOWN_GAP_SEM_FIELD};
 pub use decode::{MAX_CORRUPTIONS, MAX_STEPS};
-pub use support::world::{Fault, Op, Step};
+pub use shmfits_mock::model::world::{Fault, Op, Step};
 
 use shmfits_core::shm::{Error, WriteMode};
 use shmfits_mock::MockError;
 
-use support::world::{World, KEY_BASE, SLOTS};
+use shmfits_mock::model::world::{World, KEY_BASE, SLOTS};
 
 /// One fuzz case.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,7 +58,7 @@ pub struct Input {
 /// # Errors
 /// A description of the violated invariant.
 pub fn run(input: &Input) -> Result<(), String> {
-    let mut world = World::new(input.mode);
+    let mut world = World::new(input.mode)?;
     for (i, s) in input.steps.iter().enumerate() {
         if free_data_keys(&world) < MIN_FREE_KEYS {
             // The model knows no key space: past this point a create or a growing write may
