@@ -4,10 +4,17 @@
 //! * [`compare`]: our parser's view of a file (the `smem info` report) against CFITSIO's.
 //! * [`ipc`]: a test's own CFITSIO key range and the guard that cleans it up.
 //! * [`smem`]: the `smem` binary, built on demand.
+//! * [`fault`]: the fault campaign's environments, child processes and self-checking files.
+//! * [`conformance`]: the generic driver scenarios and the worlds (mock, System V with real
+//!   child processes) they run in.
+//! * [`driver_ops`]: driver operation sequences from arbitrary bytes on the mock, checked
+//!   against the mock's reference model (the `driver_ops` fuzz target's library).
 #![warn(missing_docs)]
 
 pub mod cfitsio;
 pub mod compare;
 pub mod fault;
+pub mod conformance;
+pub mod driver_ops;
 pub mod ipc;
 pub mod smem;

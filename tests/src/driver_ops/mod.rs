@@ -1,0 +1,99 @@
+//! Sequences of driver operations from arbitrary bytes, run on the mock kernel: the library
+//! behind the `driver_ops` fuzz target (`fuzz/fuzz_targets/driver_ops.rs`) and its stable
+//! replay test (`tests/tests/driver_ops.rs`).
+//!
+//! The operations, the reference model and the step-by-step comparison are the mock's
+//! model-based test harness itself ([`shmfits_mock::model`]): an [`Input`] is a write mode,
+//! a list of [`Step`]s (process, operation, injected fault or crash) and, optionally,
+//! corruptions of shared memory made after the last step. Unlike
+//! [`shmfits_mock::model::steps_from_bytes`], the decoder weights operations like the
+//! model's proptest, leaves out the fault calls of the driver gaps the model test leaves out,
+//! and adds corruption.
+//!
+//! [`run`] ends a sequence early when fewer than [`MIN_FREE_KEYS`] data keys are free (the
+//! model has no notion of the key space: orphans of crashed creates may rightly exhaust it),
+//! then checks:
+//! * without corruption, everything the model test checks — after every step the driver
+//!   agrees with the model and the kernel's objects are accounted for; at the end every
+//!   file holds what the model says and, once all processes have exited and a last one has
+//!   recovered and deleted everything, no kernel object is left;
+//! * with corruption (the model cannot predict what a hostile neighbour's bytes do), that
+//!   every operation still returns a clean result — success or an error that is neither
+//!   [`Error::LogicBug`] nor [`Error::IllegalTransition`] — and that after every process has
+//!   exited, `recover` and `delete` in a last process leave no kernel object behind.
+//!
+//! Panics are failures too: the fuzz target lets them abort; [`run`] does not catch them.
+//!
+//! ```
+//! use shmfits_tests::driver_ops::{run, Input};
+//! let input = Input::from_bytes(b"some fuzzer bytes, any length");
+//! run(&input).unwrap();
+//! ```
+
+mod chaos;
+mod decode;
+
+pub use chaos::{Corruption, KNOWN_GAP_SEM_FIELD};
+pub use decode::{MAX_CORRUPTIONS, MAX_STEPS};
+pub use shmfits_mock::model::world::{Fault, Op, Step};
+
+use shmfits_core::shm::{Error, WriteMode};
+use shmfits_mock::MockError;
+
+use shmfits_mock::model::world::{World, KEY_BASE, SLOTS};
+
+/// One fuzz case.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Input {
+    /// How the drivers write.
+    pub mode: WriteMode,
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+    /// Corruptions of shared memory, made after the last step.
+    pub corruptions: Vec<Corruption>,
+}
+
+/// Run `input`; `Err` names the first step (or the phase) where an invariant failed.
+///
+/// # Errors
+/// A description of the violated invariant.
+pub fn run(input: &Input) -> Result<(), String> {
+    let mut world = World::new(input.mode)?;
+    for (i, s) in input.steps.iter().enumerate() {
+        if free_data_keys(&world) < MIN_FREE_KEYS {
+            // The model knows no key space: past this point a create or a growing write may
+            // rightly fail with `NoKey` (orphans of crashed creates fill the range until a
+            // recover with every slot free sweeps them). End the sequence here.
+            break;
+        }
+        world.step(s).map_err(|e| format!("step {i} {s:?}: {e}"))?;
+    }
+    if input.corruptions.is_empty() {
+        return world
+            .teardown()
+            .map_err(|e| format!("after all steps: {e}"));
+    }
+    chaos::run(&mut world, &input.corruptions)
+}
+
+/// Fewest free data keys a step may start with (one step needs at most one new key).
+pub const MIN_FREE_KEYS: usize = 2;
+
+/// Data keys (`K .. K + 3M`) under which neither a segment nor a counter exists.
+pub fn free_data_keys(world: &World) -> usize {
+    let o = world.kernel.objects();
+    let range = 3 * SLOTS as i32;
+    (KEY_BASE..KEY_BASE + range)
+        .filter(|k| o.segment_by_key(*k).is_none() && o.counter_by_key(*k).is_none())
+        .count()
+}
+
+/// Whether a driver error is a clean one (not an internal invariant failure).
+pub fn clean<T>(r: &Result<T, Error<MockError>>) -> Result<(), String> {
+    match r {
+        Err(e @ (Error::LogicBug { .. } | Error::IllegalTransition { .. })) => {
+            Err(format!("internal error surfaced: {e}"))
+        }
+        _ => Ok(()),
+    }
+}
