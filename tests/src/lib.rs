@@ -13,8 +13,8 @@
 
 pub mod cfitsio;
 pub mod compare;
-pub mod fault;
 pub mod conformance;
 pub mod driver_ops;
+pub mod fault;
 pub mod ipc;
 pub mod smem;

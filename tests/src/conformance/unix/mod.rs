@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use shmfits_core::shm::{
     Config as DriverConfig, CounterId, LockKind, LockRange, SegmentId, SharedMem,
 };
-use shmfits_unix::{Config, ExpectedOwner, SysV};
+use shmfits_unix::{Config, SysV};
 
 use super::{Leftover, Proc, World};
 use remote::Link;
@@ -87,8 +87,7 @@ impl UnixWorld {
             key_base,
             slots: SLOTS,
             lock_dir: dir.path().to_owned(),
-            create_mode: 0o600,
-            lock_file_owner: ExpectedOwner::CurrentUser,
+            ..Config::default()
         })
         .expect("System V platform");
         let keys = key_base..=key_base + 3 * SLOTS as i32;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use shmfits_core::shm::{
     CounterId, ErrorKind, LockKind, LockRange, PlatformError, SegmentId, SharedMem, Wait,
 };
-use shmfits_unix::{Config, ExpectedOwner, LockOwner, SysMapping, SysV};
+use shmfits_unix::{Config, LockOwner, SysMapping, SysV};
 
 use super::wire::{self, REPLY};
 use super::{ENV_KEYBASE, ENV_LOCKDIR, ENV_ROLE, ENV_SLOTS, ROLE_SHAREDMEM};
@@ -55,8 +55,7 @@ fn serve() -> Result<(), String> {
         key_base,
         slots,
         lock_dir: PathBuf::from(env(ENV_LOCKDIR)?),
-        create_mode: 0o600,
-        lock_file_owner: ExpectedOwner::CurrentUser,
+        ..Config::default()
     };
     let sysv = SysV::new(config).map_err(|e| format!("SysV: {e}"))?;
     say(&format!(
