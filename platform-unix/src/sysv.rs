@@ -95,7 +95,13 @@ struct OwnerEntry {
 struct Owners {
     next: u64,
     map: HashMap<u64, OwnerEntry>,
+    /// Open file descriptions of the checked lock file that hold no lock, kept for reuse:
+    /// an open+close cycle then opens, checks and closes no file (three system calls).
+    spare: Vec<OwnedFd>,
 }
+
+/// Most lock-free descriptions of the lock file kept for reuse.
+const SPARE_OWNERS: usize = 8;
 
 #[derive(Debug)]
 struct Inner {
@@ -512,7 +518,11 @@ impl SharedMem for SysV {
 
     fn lock_owner_new(&self) -> Result<LockOwner, SysError> {
         let inner = &self.inner;
-        let fd = open_checked(&inner.path, &inner.config, inner.euid, Some(&inner.file))?;
+        let spare = self.owners().spare.pop();
+        let fd = match spare {
+            Some(fd) => fd,
+            None => open_checked(&inner.path, &inner.config, inner.euid, Some(&inner.file))?,
+        };
         let mut owners = self.owners();
         let id = owners.next;
         owners.next = owners.next.wrapping_add(1);
@@ -544,8 +554,19 @@ impl SharedMem for SysV {
         };
         // Closing the only descriptor of the open file description releases its locks. If
         // another thread is inside a lock call with this owner right now, the descriptor is
-        // closed when that call returns.
+        // closed when that call returns. A description that holds no lock (every lock call
+        // recorded in `held` succeeded, every unlock removed its bytes) is kept for reuse.
         match Arc::try_unwrap(entry.fd) {
+            Ok(fd) if entry.held.is_empty() => {
+                let mut owners = self.owners();
+                if owners.spare.len() < SPARE_OWNERS {
+                    owners.spare.push(fd);
+                    Ok(())
+                } else {
+                    drop(owners);
+                    sys::close(fd)
+                }
+            }
             Ok(fd) => sys::close(fd),
             Err(_shared) => Ok(()),
         }
