@@ -1,7 +1,7 @@
 //! `bench`: shmfits against CFITSIO's `shmem://` driver, both in one run, in alternation.
 //!
 //! ```text
-//! cargo run --release -p shmfits-bench --bin bench -- [--reps N] [--quick] [--out DIR]
+//! cargo run --release -p shmfits-bench --bin bench -- [--reps N] [--cfitsio-32] [--out DIR]
 //! ```
 //!
 //! Every measurement runs in a child process (this binary with `child …`, or a C program of
@@ -81,7 +81,7 @@ fn main() {
                     .and_then(|s| s.parse().ok())
                     .unwrap_or(opts.reps);
             }
-            "--quick" => opts.quick = true,
+            "--cfitsio-32" => opts.cfitsio_32 = true,
             "--out" => {
                 i += 1;
                 if let Some(d) = args.get(i) {
@@ -89,7 +89,7 @@ fn main() {
                 }
             }
             "-h" | "--help" => {
-                println!("usage: bench [--reps N] [--quick] [--out DIR]");
+                println!("usage: bench [--reps N] [--cfitsio-32] [--out DIR]");
                 return;
             }
             other => {

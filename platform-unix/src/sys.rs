@@ -21,6 +21,9 @@ use shmfits_core::shm::{Key, LockKind, SegmentId};
 use crate::error::{Call, Detail, SysError};
 use crate::sysv::LockPin;
 
+/// Reads at least this long fill the page tables first (see `SysMapping::populate_read`).
+const POPULATE_MIN: usize = 1 << 20;
+
 /// Linux's "segment marked for removal" bit in `shm_perm.mode` (`SHM_DEST`).
 pub(crate) const SHM_DEST: u32 = 0o1000;
 
@@ -219,9 +222,37 @@ impl SysMapping {
         }
     }
 
+    /// Ask the kernel to fill this process's page tables for `offset .. offset + len` in one
+    /// call (`MADV_POPULATE_READ`, Linux 5.14+), instead of one page fault per 4 KiB (or per
+    /// fault-around batch) during the copy that follows. A hint: failure (older kernels
+    /// answer `EINVAL`) changes nothing but speed. The range must be inside the mapping.
+    fn populate_read(&self, offset: usize, len: usize) {
+        let page = 4096;
+        let start = offset / page * page;
+        let end = offset.saturating_add(len).min(self.len);
+        if end <= start {
+            return;
+        }
+        // SAFETY: `start .. end` lies inside the attachment (start ≤ offset, end ≤ self.len)
+        // and starts page-aligned (the attachment is page-aligned); MADV_POPULATE_READ only
+        // faults pages in for reading and changes no byte of memory.
+        let _ = unsafe {
+            libc::madvise(
+                self.addr.as_ptr().add(start).cast(),
+                end - start,
+                libc::MADV_POPULATE_READ,
+            )
+        };
+    }
+
     /// Copy `buf.len()` bytes out of the mapping from `offset`. Out of range copies nothing.
+    /// Copies of 1 MiB and more first fill the page tables in one call
+    /// ([`Self::populate_read`]).
     pub(crate) fn read(&self, offset: usize, buf: &mut [u8]) -> Result<(), SysError> {
         self.check(offset, buf.len())?;
+        if buf.len() >= POPULATE_MIN {
+            self.populate_read(offset, buf.len());
+        }
         // SAFETY: offset + len <= self.len (checked above, without overflow), and the
         // mapping is attached for self.len bytes while `self` lives; `buf` is our own
         // memory, which cannot overlap the shared segment. Other processes may write the

@@ -4,14 +4,18 @@
  *
  * Usage: shmbench_write NAME MODE BYTES [keep]
  *   NAME   e.g. shmem://h0 (set SHMEM_LIB_KEYBASE to a private key base!)
- *   MODE   row    fits_write_img of one 1024-pixel row (2048 bytes) per call
- *          chunk  fits_write_img of 1 MiB (524288 pixels) per call
- *   BYTES  data bytes; the image is 16-bit, 1024 pixels wide, BYTES/2048 rows
+ *   MODE   row    16-bit image 1024 pixels wide, BYTES/2048 rows; fits_write_img
+ *                 (TSHORT) of one row (2048 bytes) per call
+ *          chunk  8-bit image 1024 pixels wide, BYTES/1024 rows; fits_write_img
+ *                 (TBYTE) of 1 MiB per call. TBYTE into BYTE_IMG is CFITSIO's raw
+ *                 path: each call reaches the driver as one 1 MiB smem_write (the
+ *                 driver's smem_write is not public). TSHORT would be converted and
+ *                 written through CFITSIO's buffers in pieces of 28800 bytes.
  *   keep   leave the file in shared memory (default: delete it after timing)
  *
  * Times fits_create_file .. fits_close_file (CLOCK_MONOTONIC) and prints
  *   TIME <seconds> RSS <peak resident set in KiB>
- * The data are the same big-endian 16-bit ramp that the Rust side writes.
+ * Row mode writes the same big-endian 16-bit ramp that the Rust side writes.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,20 +55,25 @@ int main(int argc, char **argv)
     }
     long bytes = atol(argv[3]);
     int keep = argc > 4 && strcmp(argv[4], "keep") == 0;
-    long rows = bytes / (2 * WIDTH);
+    int bpp = chunked ? 1 : 2;
+    long rows = bytes / (bpp * WIDTH);
     if (rows < 1) {
-        fprintf(stderr, "shmbench_write: BYTES must be at least %ld\n", 2 * WIDTH);
+        fprintf(stderr, "shmbench_write: BYTES must be at least %ld\n", bpp * WIDTH);
         return 2;
     }
     long npix = rows * WIDTH;
-    long per_call = chunked ? 524288L : WIDTH;
-    short *buf = malloc(sizeof(short) * (size_t)per_call);
+    long per_call = chunked ? 1048576L : WIDTH;
+    void *buf = malloc((size_t)(bpp * per_call));
     if (!buf) {
         fprintf(stderr, "shmbench_write: out of memory\n");
         return 1;
     }
-    for (long i = 0; i < per_call; i++)
-        buf[i] = (short)(i & 0x7fff);
+    for (long i = 0; i < per_call; i++) {
+        if (chunked)
+            ((unsigned char *)buf)[i] = (unsigned char)i;
+        else
+            ((short *)buf)[i] = (short)(i & 0x7fff);
+    }
 
     int status = 0;
     fitsfile *f = NULL;
@@ -72,11 +81,11 @@ int main(int argc, char **argv)
     double t0 = now_s();
     if (fits_create_file(&f, name, &status))
         fail("fits_create_file", status);
-    if (fits_create_img(f, SHORT_IMG, 2, naxes, &status))
+    if (fits_create_img(f, chunked ? BYTE_IMG : SHORT_IMG, 2, naxes, &status))
         fail("fits_create_img", status);
     for (long first = 1; first <= npix; first += per_call) {
         long n = npix - first + 1 < per_call ? npix - first + 1 : per_call;
-        if (fits_write_img(f, TSHORT, first, n, buf, &status))
+        if (fits_write_img(f, chunked ? TBYTE : TSHORT, first, n, buf, &status))
             fail("fits_write_img", status);
     }
     if (fits_close_file(f, &status))
