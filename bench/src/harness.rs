@@ -82,7 +82,7 @@ struct Ctx {
     lock_dir: PathBuf,
     ours: CfitsioKeys,
     cf: CfitsioKeys,
-    _fresh: CfitsioKeys,
+    fresh_keys: CfitsioKeys,
 }
 
 fn parse_line(out: &str) -> BTreeMap<String, f64> {
@@ -114,6 +114,20 @@ fn get(m: &BTreeMap<String, f64>, k: &str, what: &str) -> Result<f64, String> {
 }
 
 impl Ctx {
+    /// Run `f`; if it fails, clean every key range (no child is alive between runs), wait
+    /// a moment and try once more: other work on a shared machine can hit a kernel limit
+    /// for a while. The retry is announced on stderr.
+    fn retry<T>(&self, what: &str, f: impl Fn() -> Result<T, String>) -> Result<T, String> {
+        f().or_else(|e| {
+            eprintln!("[bench] {what} failed, retrying once after cleanup: {e}");
+            self.ours.cleanup();
+            self.cf.cleanup();
+            self.fresh_keys.cleanup();
+            std::thread::sleep(Duration::from_secs(2));
+            f()
+        })
+    }
+
     fn child(&self, args: &[String]) -> Command {
         let mut c = Command::new(&self.exe);
         c.arg("child").args(args);
@@ -137,6 +151,10 @@ impl Ctx {
     }
 
     fn ours_write(&self, mib: u64, chunk: usize, reserve: bool) -> Result<(f64, f64), String> {
+        self.retry("ours-write", || self.ours_write_once(mib, chunk, reserve))
+    }
+
+    fn ours_write_once(&self, mib: u64, chunk: usize, reserve: bool) -> Result<(f64, f64), String> {
         let mut a = self.ours("ours-write", &[(mib << 20).to_string(), chunk.to_string()]);
         if reserve {
             a.push("reserve".into());
@@ -149,6 +167,10 @@ impl Ctx {
     }
 
     fn cf_write(&self, mib: u64, mode: &str) -> Result<(f64, f64), String> {
+        self.retry("shmbench_write", || self.cf_write_once(mib, mode))
+    }
+
+    fn cf_write_once(&self, mib: u64, mode: &str) -> Result<(f64, f64), String> {
         let what = "shmbench_write";
         let m = exec(
             self.cf(&self.write_c)
@@ -163,6 +185,10 @@ impl Ctx {
     }
 
     fn fresh(&self, mib: u64) -> Result<f64, String> {
+        self.retry("fresh", || self.fresh_once(mib))
+    }
+
+    fn fresh_once(&self, mib: u64) -> Result<f64, String> {
         let a = vec![
             "fresh".to_owned(),
             KEY_FRESH.to_string(),
@@ -276,7 +302,7 @@ pub fn run(o: &Options) -> Result<(), String> {
         lock_dir: PathBuf::from("/tmp"),
         ours: CfitsioKeys::new(KEY_OURS, SLOTS),
         cf: CfitsioKeys::new(KEY_CFITSIO, SLOTS),
-        _fresh: CfitsioKeys::new(KEY_FRESH, SLOTS),
+        fresh_keys: CfitsioKeys::new(KEY_FRESH, SLOTS),
     };
     let mut s = Samples::default();
     let reps = o.reps.max(1);
@@ -343,7 +369,9 @@ pub fn run(o: &Options) -> Result<(), String> {
             if mib == 256 {
                 extra.push("copy".into());
             }
-            let m = exec(&mut ctx.child(&ctx.ours("ours-read", &extra)), "ours-read")?;
+            let m = ctx.retry("ours-read", || {
+                exec(&mut ctx.child(&ctx.ours("ours-read", &extra)), "ours-read")
+            })?;
             s.add("zero-copy", "ours", mib, get(&m, "ZC", "ours-read")?);
             if mib == 256 {
                 s.add("read-copy", "ours", mib, get(&m, "COPY", "ours-read")?);

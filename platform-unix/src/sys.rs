@@ -15,6 +15,7 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::ptr::{self, NonNull};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use shmfits_core::shm::{Key, LockKind, SegmentId};
 
@@ -134,6 +135,9 @@ pub struct SysMapping {
     addr: NonNull<u8>,
     len: usize,
     id: SegmentId,
+    /// Whether the page tables of the whole attachment were filled once (see
+    /// `SysMapping::populate_read`); later large reads do not ask again.
+    populated: AtomicBool,
 }
 
 // SAFETY: a SysMapping is an address range attached into the whole process, not tied to the
@@ -161,6 +165,7 @@ pub(crate) fn shmat(id: SegmentId) -> Result<SysMapping, SysError> {
             addr,
             len: stat.size,
             id,
+            populated: AtomicBool::new(false),
         }),
         Err(e) => {
             // SAFETY: `addr` was returned by shmat just above and is detached exactly once.
@@ -222,36 +227,33 @@ impl SysMapping {
         }
     }
 
-    /// Ask the kernel to fill this process's page tables for `offset .. offset + len` in one
-    /// call (`MADV_POPULATE_READ`, Linux 5.14+), instead of one page fault per 4 KiB (or per
-    /// fault-around batch) during the copy that follows. A hint: failure (older kernels
-    /// answer `EINVAL`) changes nothing but speed. The range must be inside the mapping.
-    fn populate_read(&self, offset: usize, len: usize) {
-        let page = 4096;
-        let start = offset / page * page;
-        let end = offset.saturating_add(len).min(self.len);
-        if end <= start {
+    /// Ask the kernel, once per attachment, to fill this process's page tables for the whole
+    /// segment in one call (`MADV_POPULATE_READ`, Linux 5.14+), instead of one page fault per
+    /// 4 KiB (or per fault-around batch) during the copies that follow. A hint: failure
+    /// (older kernels answer `EINVAL`) changes nothing but speed.
+    fn populate_read(&self) {
+        if self.populated.swap(true, Ordering::Relaxed) {
             return;
         }
-        // SAFETY: `start .. end` lies inside the attachment (start ≤ offset, end ≤ self.len)
-        // and starts page-aligned (the attachment is page-aligned); MADV_POPULATE_READ only
-        // faults pages in for reading and changes no byte of memory.
+        // SAFETY: the whole attachment, `addr .. addr + len`, is mapped while `self` lives
+        // and starts page-aligned (shmat returns page-aligned addresses);
+        // MADV_POPULATE_READ only faults pages in for reading and changes no byte.
         let _ = unsafe {
             libc::madvise(
-                self.addr.as_ptr().add(start).cast(),
-                end - start,
+                self.addr.as_ptr().cast(),
+                self.len,
                 libc::MADV_POPULATE_READ,
             )
         };
     }
 
     /// Copy `buf.len()` bytes out of the mapping from `offset`. Out of range copies nothing.
-    /// Copies of 1 MiB and more first fill the page tables in one call
+    /// The first copy of 1 MiB or more fills the page tables in one call
     /// ([`Self::populate_read`]).
     pub(crate) fn read(&self, offset: usize, buf: &mut [u8]) -> Result<(), SysError> {
         self.check(offset, buf.len())?;
         if buf.len() >= POPULATE_MIN {
-            self.populate_read(offset, buf.len());
+            self.populate_read();
         }
         // SAFETY: offset + len <= self.len (checked above, without overflow), and the
         // mapping is attached for self.len bytes while `self` lives; `buf` is our own
