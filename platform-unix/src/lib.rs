@@ -4,6 +4,9 @@
 //!   segments, System V semaphores (`SEM_UNDO`) and Linux open-file-description locks on
 //!   CFITSIO's lock file, configured by [`Config`] (CFITSIO's defaults and environment
 //!   variables, owner-only permissions).
+//! * [`Shm`] and [`ShmFile`] are the std API: `create`, `open`/`try_open`/`open_timeout`,
+//!   `Read`/`Write`/`Seek`, zero-copy [`ShmFile::as_bytes`], typed big-endian
+//!   [`ShmFile::values`] and the HDU walk [`ShmFile::hdus`].
 //! * [`cli`] is the `smem` command line (the binary only calls [`cli::main`]).
 //! * Every failure is a [`SysError`] naming the call, the errno and, where one applies, the
 //!   kernel limit.
@@ -15,6 +18,8 @@
 pub mod cli;
 mod config;
 mod error;
+mod file;
+mod file_error;
 #[allow(unsafe_code)]
 mod sys;
 mod sysv;
@@ -24,5 +29,8 @@ pub use config::{
     ENV_MAXSEG, MAX_SLOTS,
 };
 pub use error::{Call, Detail, LockFileProblem, SysError};
+pub use file::{Shm, ShmFile, HANDLES};
+pub use file_error::Error;
+pub use shmfits_core::shm::{Mode, Wait, WriteMode};
 pub use sys::SysMapping;
 pub use sysv::{LockOwner, LockPin, SetupError, SysV};

@@ -293,7 +293,7 @@ impl SysMapping {
     /// [`Detail::OutOfRange`] when the range does not fit.
     pub(crate) fn view<'a>(
         &'a self,
-        pin: &'a LockPin<'_>,
+        pin: &'a LockPin,
         offset: usize,
         len: usize,
     ) -> Result<&'a [u8], SysError> {
@@ -414,6 +414,22 @@ pub(crate) fn open_lock_file(path: &Path, mode: u32) -> Result<OwnedFd, SysError
     }
     // SAFETY: `fd` was just returned by open, is valid and owned by nobody else.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// A new open file description of the file open as `fd`: `open("/proc/self/fd/N", O_RDWR |
+/// O_CLOEXEC)`. The magic link names the very inode of `fd`, whatever its path now is.
+pub(crate) fn reopen(fd: BorrowedFd<'_>) -> Result<OwnedFd, SysError> {
+    let Ok(cpath) = CString::new(format!("/proc/self/fd/{}", fd.as_raw_fd())) else {
+        return Err(SysError::new(Call::Open, libc::EINVAL));
+    };
+    // SAFETY: `cpath` is a NUL-terminated string that lives across the call; without O_CREAT
+    // no mode argument is read.
+    let new = unsafe { libc::open(cpath.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
+    if new < 0 {
+        return Err(last_error(Call::Open));
+    }
+    // SAFETY: `new` was just returned by open, is valid and owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(new) })
 }
 
 /// What `fstat` reports, reduced to what the lock-file check uses.

@@ -108,6 +108,8 @@ struct Inner {
     config: Config,
     path: PathBuf,
     file: FileStat,
+    /// The checked lock file, kept open: owners are new open file descriptions of it.
+    file_fd: OwnedFd,
     euid: u32,
     owners: Mutex<Owners>,
 }
@@ -145,12 +147,12 @@ impl SysV {
         };
         let fd = open_checked(&path, &config, euid, None).map_err(lock_err)?;
         let file = sys::fstat(fd.as_fd()).map_err(lock_err)?;
-        sys::close(fd).map_err(lock_err)?;
         Ok(SysV {
             inner: Arc::new(Inner {
                 config,
                 path,
                 file,
+                file_fd: fd,
                 euid,
                 owners: Mutex::new(Owners::default()),
             }),
@@ -178,15 +180,6 @@ impl SysV {
         sys::getpid()
     }
 
-    /// Find the counter created under `key`.
-    ///
-    /// # Errors
-    /// [`ErrorKind::NotFound`] if there is none.
-    pub fn counter_find(&self, key: Key) -> Result<CounterId, SysError> {
-        check_key(key)?;
-        sys::semget_find(key).map(CounterId)
-    }
-
     /// Which lock of another owner (or of another process) would conflict with taking `kind`
     /// on `range` for `owner`, without taking anything (`F_OFD_GETLK`).
     ///
@@ -203,6 +196,17 @@ impl SysV {
         sys::ofd_getlk(fd.as_fd(), range.start, range.len, kind)
     }
 
+    /// The owner of this platform that holds an exclusive lock on every byte of `range`, if
+    /// any (there is at most one: exclusive locks conflict between owners).
+    pub fn exclusive_holder(&self, range: LockRange) -> Option<LockOwner> {
+        let owners = self.owners();
+        owners.map.iter().find_map(|(&id, entry)| {
+            bytes(range)
+                .all(|b| entry.held.get(&b) == Some(&LockKind::Exclusive))
+                .then_some(LockOwner(id))
+        })
+    }
+
     /// Pin `owner`'s lock on `range` for zero-copy views: until the returned pin is dropped,
     /// [`SharedMem::unlock`] of a pinned byte and [`SharedMem::lock_owner_release`] of the
     /// owner fail with [`Detail::Pinned`]. Every byte of `range` must be locked by `owner`.
@@ -210,7 +214,7 @@ impl SysV {
     /// # Errors
     /// [`ErrorKind::InvalidArgument`] when the owner is unknown, the range is bad, or a byte
     /// is not locked by the owner.
-    pub fn pin(&self, owner: LockOwner, range: LockRange) -> Result<LockPin<'_>, SysError> {
+    pub fn pin(&self, owner: LockOwner, range: LockRange) -> Result<LockPin, SysError> {
         self.check_range(range)?;
         let mut owners = self.owners();
         let entry = owners
@@ -238,7 +242,7 @@ impl SysV {
             *entry.pins.entry(byte).or_insert(0) += 1;
         }
         Ok(LockPin {
-            sysv: self,
+            sysv: self.clone(),
             owner,
             range,
             kind,
@@ -370,14 +374,14 @@ fn bytes(range: LockRange) -> impl Iterator<Item = u32> {
 /// Proof that a lock owner holds a slot lock that cannot be released while this lives;
 /// made by [`SysV::pin`], needed for zero-copy views of a mapping.
 #[derive(Debug)]
-pub struct LockPin<'a> {
-    sysv: &'a SysV,
+pub struct LockPin {
+    sysv: SysV,
     owner: LockOwner,
     range: LockRange,
     kind: LockKind,
 }
 
-impl LockPin<'_> {
+impl LockPin {
     /// The weakest kind of lock held on the pinned range.
     pub fn kind(&self) -> LockKind {
         self.kind
@@ -409,7 +413,7 @@ impl LockPin<'_> {
     }
 }
 
-impl Drop for LockPin<'_> {
+impl Drop for LockPin {
     fn drop(&mut self) {
         let mut owners = self.sysv.owners();
         if let Some(entry) = owners.map.get_mut(&self.owner.0) {
@@ -516,12 +520,41 @@ impl SharedMem for SysV {
         sys::semctl_rmid(id.0)
     }
 
+    fn counter_find(&self, key: Key) -> Result<Option<CounterId>, SysError> {
+        check_key(key)?;
+        match sys::semget_find(key) {
+            Ok(id) => Ok(Some(CounterId(id))),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     fn lock_owner_new(&self) -> Result<LockOwner, SysError> {
         let inner = &self.inner;
+        // A spare description (kept by `lock_owner_release`, holding no lock) costs no
+        // system call. Otherwise a new open file description of the very file checked in
+        // `new` (even if its path was replaced since); without /proc, the path is opened and
+        // checked again.
         let spare = self.owners().spare.pop();
         let fd = match spare {
             Some(fd) => fd,
-            None => open_checked(&inner.path, &inner.config, inner.euid, Some(&inner.file))?,
+            None => match sys::reopen(inner.file_fd.as_fd()) {
+                Ok(fd) => {
+                    let st = sys::fstat(fd.as_fd())?;
+                    if (st.dev, st.ino) != (inner.file.dev, inner.file.ino) {
+                        return Err(SysError::check(
+                            Call::LockFileCheck,
+                            Detail::LockFile {
+                                problem: LockFileProblem::Replaced,
+                                uid: st.uid,
+                                mode: st.mode & 0o7777,
+                            },
+                        ));
+                    }
+                    fd
+                }
+                Err(_) => open_checked(&inner.path, &inner.config, inner.euid, Some(&inner.file))?,
+            },
         };
         let mut owners = self.owners();
         let id = owners.next;

@@ -1,0 +1,494 @@
+//! The std API: [`Shm`] (a driver for one key base, shared by its handles) and [`ShmFile`]
+//! (one open `shmem://hN` file: `Read`, `Write`, `Seek`, zero-copy views, HDU walk).
+//!
+//! ```no_run
+//! use std::io::{Read, Write};
+//! use shmfits_unix::{Mode, ShmFile};
+//!
+//! let mut w = ShmFile::create("shmem://h2")?;       // read-write, exclusive lock held
+//! w.write_all(&[b' '; 2880])?;
+//! w.close()?;                                        // publishes and unlocks
+//! let r = ShmFile::open("shmem://h2", Mode::ReadOnly)?;
+//! let bytes: &[u8] = r.as_bytes()?;                     // no copy, valid while `r` is open
+//! assert_eq!(bytes.len(), 2880);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Two handles in one process obey the same reader/writer rules as two processes: each has its
+//! own lock owner (an open file description of the lock file).
+
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::ops::Range;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+use std::time::Duration;
+
+use shmfits_core::fits::{Hdu, Hdus};
+use shmfits_core::shm::{
+    self, Driver, Handle, LockRange, Mode, PlatformError, SharedMem, Wait, WriteMode,
+};
+use zerocopy::{FromBytes, Immutable, KnownLayout, Unaligned};
+
+use crate::config::Config;
+use crate::file_error::Error;
+use crate::sys::SysMapping;
+use crate::sysv::{LockOwner, LockPin, SysV};
+
+/// How many files one [`Shm`] can have open at once.
+pub const HANDLES: usize = 64;
+
+type Drv = Driver<SysV, HANDLES>;
+
+#[derive(Debug)]
+struct ShmInner {
+    sysv: SysV,
+    driver: Mutex<Option<Box<Drv>>>,
+}
+
+impl Drop for ShmInner {
+    fn drop(&mut self) {
+        let slot = self
+            .driver
+            .get_mut()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        if let Some(driver) = slot {
+            // Closes what is still open (keeping data) and detaches the table.
+            let _ = driver.shutdown();
+        }
+    }
+}
+
+/// A driver for one configuration (key base, slots, lock file), shared by the files opened
+/// through it. Cheap to clone; `Send + Sync`.
+#[derive(Clone, Debug)]
+pub struct Shm {
+    inner: Arc<ShmInner>,
+}
+
+impl Shm {
+    /// A driver for `config`: checks the lock file and attaches (or creates) the global table.
+    ///
+    /// # Errors
+    /// [`Error::Setup`] for the configuration or lock file; [`Error::Driver`] for the table.
+    pub fn new(config: Config) -> Result<Shm, Error> {
+        let driver_config = shm::Config::new(config.key_base, config.slots);
+        let sysv = SysV::new(config)?;
+        let driver = Driver::new(sysv.clone(), driver_config)?;
+        Ok(Shm {
+            inner: Arc::new(ShmInner {
+                sysv,
+                driver: Mutex::new(Some(Box::new(driver))),
+            }),
+        })
+    }
+
+    /// The process-wide driver configured by [`Config::from_env`] (made on first use).
+    ///
+    /// # Errors
+    /// As [`Shm::new`]; an invalid environment value is an error naming the variable.
+    pub fn global() -> Result<Shm, Error> {
+        static GLOBAL: Mutex<Option<Shm>> = Mutex::new(None);
+        let mut g = GLOBAL.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(shm) = g.as_ref() {
+            return Ok(shm.clone());
+        }
+        let shm = Shm::new(Config::from_env()?)?;
+        *g = Some(shm.clone());
+        Ok(shm)
+    }
+
+    /// The platform.
+    pub fn platform(&self) -> &SysV {
+        &self.inner.sysv
+    }
+
+    /// Run `f` on the driver, under its mutex.
+    fn with<T>(&self, f: impl FnOnce(&mut Drv) -> Result<T, Error>) -> Result<T, Error> {
+        let mut guard: MutexGuard<'_, Option<Box<Drv>>> =
+            self.inner.driver.lock().unwrap_or_else(|p| p.into_inner());
+        match guard.as_mut() {
+            Some(driver) => f(driver),
+            None => Err(Error::Driver(shm::Error::LogicBug {
+                what: "driver already shut down",
+            })),
+        }
+    }
+
+    /// Create `name` (e.g. `shmem://h2`): an empty, persistent file, open read-write.
+    ///
+    /// # Errors
+    /// [`Error::Driver`]: bad name, slot in use or locked, kernel limits.
+    pub fn create(&self, name: &str) -> Result<ShmFile, Error> {
+        let (handle, slot) = self.with(|d| {
+            let h = d.create(name)?;
+            Ok((h, d.slot_of(h)?))
+        })?;
+        let Some(owner) = self.inner.sysv.exclusive_holder(LockRange::slot(slot)) else {
+            let _ = self.with(|d| Ok(d.close(handle)?));
+            return Err(Error::Driver(shm::Error::LogicBug {
+                what: "created file without an exclusive lock holder",
+            }));
+        };
+        Ok(ShmFile::new(
+            self.clone(),
+            handle,
+            slot,
+            owner,
+            Mode::ReadWrite,
+        ))
+    }
+
+    /// Open `name`, waiting for the slot lock as `wait` says.
+    ///
+    /// # Errors
+    /// [`Error::Driver`] with `WouldBlock`, `TimedOut`, `Deadlock` (a handle of this
+    /// [`Shm`] already holds a conflicting lock and `wait` would wait for it), `NotFound`,
+    /// `BadName`, `Corrupt`…
+    pub fn open_with(&self, name: &str, mode: Mode, wait: Wait) -> Result<ShmFile, Error> {
+        let pending = self.with(|d| {
+            let slot = d.parse(name)?.slot;
+            let conflict = d.holds(slot, Mode::ReadWrite)
+                || (mode == Mode::ReadWrite && d.holds(slot, Mode::ReadOnly));
+            if wait != Wait::No && conflict {
+                return Err(Error::Driver(shm::Error::Deadlock { slot }));
+            }
+            Ok(d.open_start(name, mode)?)
+        })?;
+        let (slot, owner) = (pending.slot(), pending.owner());
+        // Wait for the lock without holding the driver's mutex.
+        let locked = self
+            .inner
+            .sysv
+            .lock(owner, pending.range(), pending.kind(), wait);
+        if let Err(e) = locked {
+            let err = match e.kind() {
+                shm::ErrorKind::WouldBlock => shm::Error::WouldBlock { slot },
+                shm::ErrorKind::TimedOut => shm::Error::TimedOut { slot },
+                shm::ErrorKind::Deadlock => shm::Error::Deadlock { slot },
+                _ => shm::Error::Platform {
+                    slot: Some(slot),
+                    step: "lock slot",
+                    error: e,
+                },
+            };
+            self.with(|d| Ok(d.open_abort(pending)?))?;
+            return Err(Error::Driver(err));
+        }
+        let handle = self.with(|d| Ok(d.open_finish(pending)?))?;
+        Ok(ShmFile::new(self.clone(), handle, slot, owner, mode))
+    }
+
+    /// Open `name`, waiting as long as it takes for the lock.
+    ///
+    /// # Errors
+    /// As [`Shm::open_with`].
+    pub fn open(&self, name: &str, mode: Mode) -> Result<ShmFile, Error> {
+        self.open_with(name, mode, Wait::Forever)
+    }
+
+    /// Open `name` only if the lock can be had at once (else `WouldBlock`).
+    ///
+    /// # Errors
+    /// As [`Shm::open_with`].
+    pub fn try_open(&self, name: &str, mode: Mode) -> Result<ShmFile, Error> {
+        self.open_with(name, mode, Wait::No)
+    }
+
+    /// Open `name`, waiting at most `timeout` for the lock (else `TimedOut`).
+    ///
+    /// # Errors
+    /// As [`Shm::open_with`].
+    pub fn open_timeout(
+        &self,
+        name: &str,
+        mode: Mode,
+        timeout: Duration,
+    ) -> Result<ShmFile, Error> {
+        self.open_with(name, mode, Wait::Timeout(timeout))
+    }
+
+    /// Delete `name`: new opens fail at once; the last close frees it. Never waits.
+    ///
+    /// # Errors
+    /// `NotFound`, `WouldBlock` (another process has it open read-write), …
+    pub fn remove(&self, name: &str) -> Result<(), Error> {
+        self.with(|d| Ok(d.delete(name)?))
+    }
+}
+
+/// The zero-copy view state of a handle: its own attachment of the current segment and a pin
+/// on its slot lock (so the lock cannot be released while views are borrowed).
+#[derive(Debug)]
+struct View {
+    mapping: SysMapping,
+    range: Range<usize>,
+    pin: LockPin,
+}
+
+/// An open `shmem://` file. Holds its slot lock (shared for [`Mode::ReadOnly`], exclusive
+/// for [`Mode::ReadWrite`]) until closed or dropped. `Send`.
+#[derive(Debug)]
+pub struct ShmFile {
+    shm: Shm,
+    handle: Handle,
+    slot: u32,
+    owner: LockOwner,
+    mode: Mode,
+    view: OnceLock<View>,
+    open: bool,
+}
+
+impl ShmFile {
+    fn new(shm: Shm, handle: Handle, slot: u32, owner: LockOwner, mode: Mode) -> Self {
+        ShmFile {
+            shm,
+            handle,
+            slot,
+            owner,
+            mode,
+            view: OnceLock::new(),
+            open: true,
+        }
+    }
+
+    /// Create `name` through [`Shm::global`].
+    ///
+    /// # Errors
+    /// As [`Shm::global`] and [`Shm::create`].
+    pub fn create(name: &str) -> Result<ShmFile, Error> {
+        Shm::global()?.create(name)
+    }
+
+    /// Open `name` through [`Shm::global`], waiting for the lock.
+    ///
+    /// # Errors
+    /// As [`Shm::global`] and [`Shm::open`].
+    pub fn open(name: &str, mode: Mode) -> Result<ShmFile, Error> {
+        Shm::global()?.open(name, mode)
+    }
+
+    /// Open `name` through [`Shm::global`] without waiting.
+    ///
+    /// # Errors
+    /// As [`Shm::global`] and [`Shm::try_open`].
+    pub fn try_open(name: &str, mode: Mode) -> Result<ShmFile, Error> {
+        Shm::global()?.try_open(name, mode)
+    }
+
+    /// Open `name` through [`Shm::global`], waiting at most `timeout`.
+    ///
+    /// # Errors
+    /// As [`Shm::global`] and [`Shm::open_timeout`].
+    pub fn open_timeout(name: &str, mode: Mode, timeout: Duration) -> Result<ShmFile, Error> {
+        Shm::global()?.open_timeout(name, mode, timeout)
+    }
+
+    /// The slot (`N` of `hN`).
+    pub fn slot(&self) -> u32 {
+        self.slot
+    }
+
+    /// The mode it was opened with.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Length of the file in bytes.
+    ///
+    /// # Errors
+    /// [`Error::Driver`] (`BadHandle` after a failed close).
+    pub fn len(&self) -> Result<u64, Error> {
+        self.shm.with(|d| Ok(d.size(self.handle)?))
+    }
+
+    /// Whether the file is empty.
+    ///
+    /// # Errors
+    /// As [`ShmFile::len`].
+    pub fn is_empty(&self) -> Result<bool, Error> {
+        Ok(self.len()? == 0)
+    }
+
+    /// Make everything written visible to the next opener and safe from this process's death.
+    ///
+    /// # Errors
+    /// [`Error::Driver`].
+    pub fn sync(&mut self) -> Result<(), Error> {
+        self.view.take();
+        self.shm.with(|d| Ok(d.flush(self.handle)?))
+    }
+
+    /// Where this handle's writes go: a shadow copy published on flush/close (the default),
+    /// or the published segment itself ([`WriteMode::InPlace`], only when asked for).
+    ///
+    /// # Errors
+    /// [`Error::Driver`].
+    pub fn write_mode(&self) -> Result<WriteMode, Error> {
+        self.shm.with(|d| Ok(d.write_mode(self.handle)?))
+    }
+
+    /// Change where this handle's writes go; leaving [`WriteMode::Shadow`] publishes first.
+    ///
+    /// # Errors
+    /// [`Error::Driver`] (the errors of a flush).
+    pub fn set_write_mode(&mut self, mode: WriteMode) -> Result<(), Error> {
+        self.view.take();
+        self.shm.with(|d| Ok(d.set_write_mode(self.handle, mode)?))
+    }
+
+    /// The whole file as bytes, without copying. (Named `as_bytes`, not `bytes`, because
+    /// `std::io::Read::bytes` would shadow it wherever `Read` is in scope.)
+    /// Valid while `self` is borrowed: the handle's
+    /// lock keeps writers out (and `&mut self` operations cannot run meanwhile).
+    ///
+    /// # Errors
+    /// [`Error::Platform`] if the segment cannot be attached for the view.
+    pub fn as_bytes(&self) -> Result<&[u8], Error> {
+        if let Some(v) = self.view.get() {
+            return v
+                .pin
+                .view(&v.mapping, v.range.start, v.range.len())
+                .map_err(Error::Platform);
+        }
+        let (id, range) = self.shm.with(|d| {
+            let (m, range) = d.view(self.handle)?;
+            Ok((d.platform().mapping_id(m), range))
+        })?;
+        let sysv = self.shm.platform();
+        let mapping = sysv.segment_attach(id).map_err(Error::Platform)?;
+        let pin = sysv
+            .pin(self.owner, LockRange::slot(self.slot))
+            .map_err(Error::Platform)?;
+        let view = View {
+            mapping,
+            range,
+            pin,
+        };
+        // Only `&mut self` methods take the view, so nobody set it since the check above.
+        let v = self.view.get_or_init(|| view);
+        v.pin
+            .view(&v.mapping, v.range.start, v.range.len())
+            .map_err(Error::Platform)
+    }
+
+    /// `count` values of type `T` starting `offset` bytes into the file, without copying.
+    /// `T` is an unaligned big-endian type such as `zerocopy::byteorder::I16<BigEndian>`
+    /// (FITS data start 24 bytes into the segment: never assume alignment).
+    ///
+    /// # Errors
+    /// [`Error::OutOfRange`] when the values do not fit in the file.
+    pub fn values<T>(&self, offset: usize, count: usize) -> Result<&[T], Error>
+    where
+        T: FromBytes + KnownLayout + Immutable + Unaligned,
+    {
+        let bytes = self.as_bytes()?;
+        let len = count.checked_mul(std::mem::size_of::<T>());
+        let end = len.and_then(|l| offset.checked_add(l));
+        let slice = end
+            .and_then(|end| bytes.get(offset..end))
+            .ok_or(Error::OutOfRange {
+                offset,
+                len: len.unwrap_or(usize::MAX),
+                file_len: bytes.len(),
+            })?;
+        <[T]>::ref_from_bytes(slice).map_err(|_| Error::OutOfRange {
+            offset,
+            len: slice.len(),
+            file_len: bytes.len(),
+        })
+    }
+
+    /// The HDUs of the file, parsed from the zero-copy bytes.
+    ///
+    /// # Errors
+    /// As [`ShmFile::as_bytes`]; each HDU is a `Result` of the walk.
+    pub fn hdus(&self) -> Result<Hdus<'_>, Error> {
+        Ok(Hdus::new(self.as_bytes()?))
+    }
+
+    /// The (unpadded) data bytes of `hdu`, an HDU of this file.
+    ///
+    /// # Errors
+    /// [`Error::OutOfRange`] if `hdu` does not lie in this file.
+    pub fn hdu_data(&self, hdu: &Hdu<'_>) -> Result<&[u8], Error> {
+        let bytes = self.as_bytes()?;
+        let (start, end) = (hdu.data_start(), hdu.data_end());
+        bytes.get(start..end).ok_or(Error::OutOfRange {
+            offset: start,
+            len: end.saturating_sub(start),
+            file_len: bytes.len(),
+        })
+    }
+
+    /// Delete the file and close this handle; the last close in any process frees it.
+    ///
+    /// # Errors
+    /// [`Error::Driver`].
+    pub fn remove(mut self) -> Result<(), Error> {
+        self.view.take();
+        self.open = false;
+        self.shm.with(|d| Ok(d.remove(self.handle)?))
+    }
+
+    /// Close, reporting errors (dropping closes too, ignoring them). A read-write handle
+    /// publishes what it wrote.
+    ///
+    /// # Errors
+    /// [`Error::Driver`].
+    pub fn close(mut self) -> Result<(), Error> {
+        self.close_inner()
+    }
+
+    fn close_inner(&mut self) -> Result<(), Error> {
+        self.view.take();
+        if !std::mem::replace(&mut self.open, false) {
+            return Ok(());
+        }
+        self.shm.with(|d| Ok(d.close(self.handle)?))
+    }
+}
+
+impl Drop for ShmFile {
+    fn drop(&mut self) {
+        let _ = self.close_inner();
+    }
+}
+
+impl Read for ShmFile {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let h = self.handle;
+        Ok(self.shm.with(|d| Ok(d.read(h, buf)?))?)
+    }
+}
+
+impl Write for ShmFile {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.view.take();
+        let h = self.handle;
+        Ok(self.shm.with(|d| Ok(d.write(h, data)?))?)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(self.sync()?)
+    }
+}
+
+impl Seek for ShmFile {
+    fn seek(&mut self, pos: SeekFrom) -> io::Result<u64> {
+        let h = self.handle;
+        Ok(self.shm.with(|d| {
+            let (base, delta) = match pos {
+                SeekFrom::Start(n) => (n, 0),
+                SeekFrom::End(i) => (d.size(h)?, i),
+                SeekFrom::Current(i) => (d.position(h)?, i),
+            };
+            let new = base.checked_add_signed(delta).ok_or(Error::OutOfRange {
+                offset: usize::try_from(base).unwrap_or(usize::MAX),
+                len: 0,
+                file_len: usize::try_from(d.size(h)?).unwrap_or(usize::MAX),
+            })?;
+            d.seek(h, new)?;
+            Ok(new)
+        })?)
+    }
+}
