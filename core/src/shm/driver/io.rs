@@ -585,13 +585,15 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
 
     /// Forget what this handle wrote since it was opened or last flushed: a pending shadow
     /// is removed and the handle reads the published version again (position kept). Nothing
-    /// to do without a pending shadow (in place, writes are already published).
+    /// to do without a pending shadow (in place, writes are already published). A handle
+    /// whose shadow write failed ([`Error::WriteFailed`]) can write again after this.
     ///
     /// # Errors
     /// [`Error::BadHandle`]; platform errors attaching the published segment (the shadow is
     /// then kept) or removing the shadow.
     pub fn discard(&mut self, h: Handle) -> Res<(), P> {
         let Some(old) = self.local(h)?.committed else {
+            self.local_mut(h)?.write_failed = false;
             return Ok(());
         };
         let slot = self.local(h)?.slot;
@@ -600,7 +602,9 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             .segment_attach(old.handle)
             .map_err(plat(slot, "attach published segment"))?;
         let discarded = self.discard_shadow(h);
-        self.local_mut(h)?.mapping = Some(m);
+        let l = self.local_mut(h)?;
+        l.mapping = Some(m);
+        l.write_failed = false;
         discarded
     }
 }
