@@ -166,6 +166,18 @@ impl Ctx {
         ))
     }
 
+    /// `ShmFile` streaming (std API, no manual size hint): (time, RSS KiB).
+    fn file_write(&self, mib: u64, chunk: usize) -> Result<(f64, f64), String> {
+        self.retry("file-write", || {
+            let a = self.ours("file-write", &[(mib << 20).to_string(), chunk.to_string()]);
+            let m = exec(&mut self.child(&a), "file-write")?;
+            Ok((
+                get(&m, "TIME", "file-write")?,
+                get(&m, "RSS", "file-write")?,
+            ))
+        })
+    }
+
     fn cf_write(&self, mib: u64, mode: &str) -> Result<(f64, f64), String> {
         self.retry("shmbench_write", || self.cf_write_once(mib, mode))
     }
@@ -317,6 +329,9 @@ pub fn run(o: &Options) -> Result<(), String> {
             let (t, rss) = ctx.ours_write(mib, 2048, true)?;
             s.add("row-hint", "ours", mib, t);
             s.add("rss-hint", "ours", mib, rss / 1024.0);
+            let (t, rss) = ctx.file_write(mib, 2048)?;
+            s.add("file-row", "ours", mib, t);
+            s.add("rss-file", "ours", mib, rss / 1024.0);
             s.add("fresh", "machine", mib, ctx.fresh(mib)?);
             if CF_ROW_MIB.contains(&mib) {
                 let (t, rss) = ctx.cf_write(mib, "row")?;
@@ -350,6 +365,8 @@ pub fn run(o: &Options) -> Result<(), String> {
                 mib,
                 ctx.ours_write(mib, 2880, true)?.0,
             );
+            s.add("file-chunk", "ours", mib, ctx.file_write(mib, 1 << 20)?.0);
+            s.add("file-block", "ours", mib, ctx.file_write(mib, 2880)?.0);
             let m = exec(
                 &mut ctx.child(&["memcpy".into(), (mib << 20).to_string()]),
                 "memcpy",
@@ -377,6 +394,21 @@ pub fn run(o: &Options) -> Result<(), String> {
                 s.add("read-copy", "ours", mib, get(&m, "COPY", "ours-read")?);
                 s.add("read-cold", "ours", mib, get(&m, "COLD", "ours-read")?);
                 s.add("read-copy", "machine", mib, get(&m, "MEMCPY", "ours-read")?);
+                let extra = [(mib << 20).to_string()];
+                let m = ctx.retry("file-read", || {
+                    exec(&mut ctx.child(&ctx.ours("file-read", &extra)), "file-read")
+                })?;
+                for (key, case) in [
+                    ("READ", "file-read"),
+                    ("COLD", "file-read-cold"),
+                    ("SEG", "seg-memcpy"),
+                    ("SEGAL", "seg-memcpy-aligned"),
+                    ("HEAP", "heap-memcpy"),
+                    ("HEAP24", "heap-memcpy-24"),
+                    ("RTE", "file-read-to-end"),
+                ] {
+                    s.add(case, "ours", mib, get(&m, key, "file-read")?);
+                }
             }
         }
     }
@@ -529,9 +561,20 @@ fn report(
     );
     t += "| case | size | ours | CFITSIO | ratio | limit | ours / limit |\n";
     t += "|---|---|---|---|---|---|---|\n";
-    let cases: [(&str, &str, &str); 7] = [
+    let cases: [(&str, &str, &str); 10] = [
         ("row", "row by row (2048 B writes)", "fresh"),
         ("row-hint", "row by row, size hint", "fresh"),
+        ("file-row", "`ShmFile` row by row, no manual hint", "fresh"),
+        (
+            "file-block",
+            "`ShmFile` 2880 B writes, no manual hint",
+            "fresh",
+        ),
+        (
+            "file-chunk",
+            "`ShmFile` 1 MiB writes, no manual hint",
+            "fresh",
+        ),
         ("chunk", "1 MiB writes", "fresh"),
         ("chunk-hint", "1 MiB writes, size hint", "fresh"),
         ("block", "2880 B writes", "fresh"),
@@ -594,6 +637,28 @@ fn report(
             m / k
         );
     }
+    let r = |case: &str| s.median(case, "ours", 256);
+    if let (Some(read), Some(seg), Some(heap)) = (r("file-read"), r("seg-memcpy"), r("heap-memcpy"))
+    {
+        let _ = writeln!(
+            t,
+            "\n`ShmFile::read` of 256 MiB, same process, warm mapping, warm destination (best of \
+             5, interleaved): read {} = {:.2}× heap→heap memcpy ({}), {:.2}× memcpy from the \
+             same segment into the same destination ({}). Segment source with the destination \
+             at the same line offset: {}; heap→heap with the source 24 bytes into a page (as \
+             FITS bytes in a segment): {}. First read after open: {}. `read_to_end` into a \
+             new `Vec` (cold destination): {}.",
+            fmt_s(Some(read)),
+            heap / read,
+            fmt_s(Some(heap)),
+            seg / read,
+            fmt_s(Some(seg)),
+            fmt_s(r("seg-memcpy-aligned")),
+            fmt_s(r("heap-memcpy-24")),
+            fmt_s(r("file-read-cold")),
+            fmt_s(r("file-read-to-end")),
+        );
+    }
     let (oo, oc) = (s.median("open", "ours", 0), s.median("open", "cfitsio", 0));
     let (so, sf) = (sc_ours.get("total"), sc_cf.get("total"));
     let _ = writeln!(
@@ -631,6 +696,9 @@ fn report(
         ("chunk-hint", "ours", "1 MiB writes with size hint, ours"),
         ("block", "ours", "2880 B writes, ours"),
         ("block-hint", "ours", "2880 B writes with size hint, ours"),
+        ("file-row", "ours", "`ShmFile` row by row, ours"),
+        ("file-block", "ours", "`ShmFile` 2880 B writes, ours"),
+        ("file-chunk", "ours", "`ShmFile` 1 MiB writes, ours"),
         ("chunk", "cfitsio", "1 MiB writes, CFITSIO"),
         ("fresh", "machine", "fresh-page limit"),
         ("zero-copy", "ours", "zero-copy open+view+close"),
@@ -660,14 +728,16 @@ fn report(
         );
     }
     t += "\nPeak RSS of a process that only streams row by row (ru_maxrss):\n\n";
-    t += "| size | ours | ours, size hint | CFITSIO |\n|---|---|---|---|\n";
+    t += "| size | ours (`Driver`, no hint) | ours, size hint | ours, `ShmFile` | CFITSIO |\n";
+    t += "|---|---|---|---|---|\n";
     for &mib in &OURS_MIB {
         let f = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.1} MiB"));
         let _ = writeln!(
             t,
-            "| {mib} MiB | {} | {} | {} |",
+            "| {mib} MiB | {} | {} | {} | {} |",
             f(s.median("rss", "ours", mib)),
             f(s.median("rss-hint", "ours", mib)),
+            f(s.median("rss-file", "ours", mib)),
             f(s.median("rss", "cfitsio", mib))
         );
     }
@@ -687,6 +757,11 @@ fn plots(s: &Samples, dir: &Path) -> Result<(), String> {
             series("row", "cfitsio", "CFITSIO fits_write_img per row"),
             series("row", "ours", "shmfits Driver::write per row"),
             series("row-hint", "ours", "shmfits, size hint after the header"),
+            series(
+                "file-row",
+                "ours",
+                "shmfits ShmFile::write per row, no manual hint",
+            ),
             series("fresh", "machine", "limit: fresh shared memory, memcpy in"),
         ],
     )?;
@@ -700,6 +775,16 @@ fn plots(s: &Samples, dir: &Path) -> Result<(), String> {
             series("block", "ours", "shmfits Driver::write, 2880 B"),
             series("chunk-hint", "ours", "shmfits 1 MiB, size hint"),
             series("block-hint", "ours", "shmfits 2880 B, size hint"),
+            series(
+                "file-block",
+                "ours",
+                "shmfits ShmFile 2880 B, no manual hint",
+            ),
+            series(
+                "file-chunk",
+                "ours",
+                "shmfits ShmFile 1 MiB, no manual hint",
+            ),
             series("fresh", "machine", "limit: fresh shared memory, memcpy in"),
         ],
     )?;
@@ -723,6 +808,7 @@ fn plots(s: &Samples, dir: &Path) -> Result<(), String> {
         &[
             series("rss", "ours", "shmfits"),
             series("rss-hint", "ours", "shmfits, size hint"),
+            series("rss-file", "ours", "shmfits ShmFile, no manual hint"),
             series("rss", "cfitsio", "CFITSIO"),
             Series {
                 label: "file size".into(),

@@ -15,6 +15,7 @@
 //! 0x53490200 (fresh-page segments); each range is checked empty before and cleaned after.
 #![warn(missing_docs)]
 
+mod file_work;
 mod harness;
 mod plot;
 mod stats;
@@ -48,6 +49,17 @@ fn child(args: &[String]) -> Result<String, String> {
             lock_dir()?,
             arg(args, 3, "bytes")?,
             args.get(4).is_some_and(|a| a == "copy"),
+        ),
+        "file-write" => file_work::file_write(
+            arg(args, 1, "key base")?,
+            lock_dir()?,
+            arg(args, 3, "bytes")?,
+            arg(args, 4, "chunk")?,
+        ),
+        "file-read" => file_work::file_read(
+            arg(args, 1, "key base")?,
+            lock_dir()?,
+            arg(args, 3, "bytes")?,
         ),
         "ours-open" => work::ours_open(
             arg(args, 1, "key base")?,

@@ -1,7 +1,8 @@
 //! The size hint of `ShmFile` on the real kernel: automatic (a primary header written from
 //! offset 0) and explicit (`Shm::create_with_capacity`, `ShmFile::reserve`). Key base
 //! 0x53493000 + n·0x100 per test (the perf helper's range); own lock directory; every object removed on drop.
-//! No timing: growth is observed through the segment's capacity.
+//! Also `read_to_end` (one growth of the buffer). No timing: growth is observed through the
+//! segment's capacity.
 
 use std::io::{Read, Write};
 
@@ -191,4 +192,25 @@ fn explicit_capacity_and_reserve_never_shrink() {
         shm.try_open("h4", Mode::ReadOnly).is_err(),
         "refused file left behind"
     );
+}
+
+#[test]
+fn read_to_end_appends_the_rest_from_the_position() {
+    let c = Cleanup::new(3);
+    let shm = Shm::new(config(&c.dir, c.base)).unwrap();
+    let bytes: Vec<u8> = (0..300_000u32).map(|i| (i % 249) as u8).collect();
+    let mut f = shm.create("shmem://h6").unwrap();
+    f.write_all(&bytes).unwrap();
+    f.close().unwrap();
+
+    let mut r = shm.open("h6", Mode::ReadOnly).unwrap();
+    let mut head = [0u8; 1000];
+    r.read_exact(&mut head).unwrap();
+    let mut v = b"prefix".to_vec();
+    assert_eq!(r.read_to_end(&mut v).unwrap(), bytes.len() - 1000);
+    assert_eq!(&v[..6], b"prefix");
+    assert_eq!(&v[6..], &bytes[1000..]);
+    assert_eq!(r.read_to_end(&mut v).unwrap(), 0, "at the end");
+    assert_eq!(v.len(), 6 + bytes.len() - 1000);
+    r.remove().unwrap();
 }
