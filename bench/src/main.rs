@@ -18,6 +18,7 @@
 mod file_work;
 mod harness;
 mod plot;
+mod report;
 mod stats;
 mod work;
 
