@@ -11,6 +11,11 @@
 //! are medians over the repetitions. The table goes to stdout, the raw rows to
 //! `DIR/results.tsv`, the plots to `DIR/*.svg` (default `docs/perf`).
 //!
+//! Our side runs through the raw `Driver` (`child ours-write`, `ours-read`, `ours-open`) and
+//! through the std API as applications use it (`child file-write`: `ShmFile` streaming with
+//! no manual size hint; `child file-read`: `ShmFile::read` against `memcpy` from the same
+//! segment and between heap buffers).
+//!
 //! System V keys: 0x53490000 (ours), 0x53490100 (CFITSIO's, via `SHMEM_LIB_KEYBASE`),
 //! 0x53490200 (fresh-page segments); each range is checked empty before and cleaned after.
 #![warn(missing_docs)]
