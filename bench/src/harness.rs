@@ -2,7 +2,6 @@
 //! the table (Markdown), writes `results.tsv`, `results.md` and the plots.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -11,7 +10,8 @@ use shmfits_core::fits::Hdus;
 use shmfits_tests::{cfitsio, ipc::CfitsioKeys};
 
 use crate::plot::{self, Series};
-use crate::stats::{loglog_fit, median, predict};
+use crate::report::{report, tsv};
+use crate::stats::median;
 use crate::work::NAME;
 
 /// Harness options.
@@ -41,36 +41,36 @@ const KEY_CFITSIO: i32 = 0x5349_0100;
 const KEY_FRESH: i32 = 0x5349_0200;
 const SLOTS: i32 = 16;
 
-const OURS_MIB: [u64; 9] = [1, 2, 4, 8, 16, 32, 64, 128, 256];
+pub(crate) const OURS_MIB: [u64; 9] = [1, 2, 4, 8, 16, 32, 64, 128, 256];
 const CF_ROW_MIB: [u64; 4] = [1, 2, 4, 8];
 const CF_ROW_BIG_MIB: u64 = 32;
 const CF_CHUNK_MIB: [u64; 7] = [1, 2, 4, 8, 16, 32, 64];
-const OPEN_CYCLES: u32 = 2000;
+pub(crate) const OPEN_CYCLES: u32 = 2000;
 const STRACE_LOW: u32 = 100;
 const STRACE_HIGH: u32 = 300;
 
 /// Samples by (case, side, MiB).
 #[derive(Debug, Default)]
-struct Samples(BTreeMap<(&'static str, &'static str, u64), Vec<f64>>);
+pub(crate) struct Samples(pub(crate) BTreeMap<(&'static str, &'static str, u64), Vec<f64>>);
 
 impl Samples {
-    fn add(&mut self, case: &'static str, side: &'static str, mib: u64, v: f64) {
+    pub(crate) fn add(&mut self, case: &'static str, side: &'static str, mib: u64, v: f64) {
         self.0.entry((case, side, mib)).or_default().push(v);
     }
-    fn median(&self, case: &str, side: &str, mib: u64) -> Option<f64> {
+    pub(crate) fn median(&self, case: &str, side: &str, mib: u64) -> Option<f64> {
         self.0
             .get(&(case, side, mib))
             .map(|v| median(v))
             .filter(|m| m.is_finite())
     }
-    fn series(&self, case: &str, side: &str) -> Vec<(f64, f64)> {
+    pub(crate) fn series(&self, case: &str, side: &str) -> Vec<(f64, f64)> {
         self.0
             .iter()
             .filter(|((c, s, _), _)| *c == case && *s == side)
             .map(|((_, _, mib), v)| (*mib as f64, median(v)))
             .collect()
     }
-    fn count(&self, case: &str, side: &str, mib: u64) -> usize {
+    pub(crate) fn count(&self, case: &str, side: &str, mib: u64) -> usize {
         self.0.get(&(case, side, mib)).map_or(0, Vec::len)
     }
 }
@@ -166,6 +166,18 @@ impl Ctx {
         ))
     }
 
+    /// `ShmFile` streaming (std API, no manual size hint): (time, RSS KiB).
+    fn file_write(&self, mib: u64, chunk: usize) -> Result<(f64, f64), String> {
+        self.retry("file-write", || {
+            let a = self.ours("file-write", &[(mib << 20).to_string(), chunk.to_string()]);
+            let m = exec(&mut self.child(&a), "file-write")?;
+            Ok((
+                get(&m, "TIME", "file-write")?,
+                get(&m, "RSS", "file-write")?,
+            ))
+        })
+    }
+
     fn cf_write(&self, mib: u64, mode: &str) -> Result<(f64, f64), String> {
         self.retry("shmbench_write", || self.cf_write_once(mib, mode))
     }
@@ -254,30 +266,6 @@ fn per_cycle(low: &BTreeMap<String, f64>, high: &BTreeMap<String, f64>) -> BTree
         .collect()
 }
 
-fn fmt_s(t: Option<f64>) -> String {
-    match t {
-        None => "—".into(),
-        Some(t) if t < 1e-3 => format!("{:.1} µs", t * 1e6),
-        Some(t) if t < 1.0 => format!("{:.2} ms", t * 1e3),
-        Some(t) => format!("{t:.2} s"),
-    }
-}
-
-fn fmt_x(a: Option<f64>, b: Option<f64>) -> String {
-    match (a, b) {
-        (Some(a), Some(b)) if b > 0.0 => format!("{:.2}×", a / b),
-        _ => "—".into(),
-    }
-}
-
-fn fit_text(points: &[(f64, f64)]) -> String {
-    loglog_fit(points).map_or("—".into(), |(k, _)| format!("{k:.2}"))
-}
-
-fn fit_top(points: &[(f64, f64)], from_mib: f64) -> Vec<(f64, f64)> {
-    points.iter().copied().filter(|p| p.0 >= from_mib).collect()
-}
-
 /// Runs everything.
 ///
 /// # Errors
@@ -317,6 +305,9 @@ pub fn run(o: &Options) -> Result<(), String> {
             let (t, rss) = ctx.ours_write(mib, 2048, true)?;
             s.add("row-hint", "ours", mib, t);
             s.add("rss-hint", "ours", mib, rss / 1024.0);
+            let (t, rss) = ctx.file_write(mib, 2048)?;
+            s.add("file-row", "ours", mib, t);
+            s.add("rss-file", "ours", mib, rss / 1024.0);
             s.add("fresh", "machine", mib, ctx.fresh(mib)?);
             if CF_ROW_MIB.contains(&mib) {
                 let (t, rss) = ctx.cf_write(mib, "row")?;
@@ -350,6 +341,8 @@ pub fn run(o: &Options) -> Result<(), String> {
                 mib,
                 ctx.ours_write(mib, 2880, true)?.0,
             );
+            s.add("file-chunk", "ours", mib, ctx.file_write(mib, 1 << 20)?.0);
+            s.add("file-block", "ours", mib, ctx.file_write(mib, 2880)?.0);
             let m = exec(
                 &mut ctx.child(&["memcpy".into(), (mib << 20).to_string()]),
                 "memcpy",
@@ -377,6 +370,21 @@ pub fn run(o: &Options) -> Result<(), String> {
                 s.add("read-copy", "ours", mib, get(&m, "COPY", "ours-read")?);
                 s.add("read-cold", "ours", mib, get(&m, "COLD", "ours-read")?);
                 s.add("read-copy", "machine", mib, get(&m, "MEMCPY", "ours-read")?);
+                let extra = [(mib << 20).to_string()];
+                let m = ctx.retry("file-read", || {
+                    exec(&mut ctx.child(&ctx.ours("file-read", &extra)), "file-read")
+                })?;
+                for (key, case) in [
+                    ("READ", "file-read"),
+                    ("COLD", "file-read-cold"),
+                    ("SEG", "seg-memcpy"),
+                    ("SEGAL", "seg-memcpy-aligned"),
+                    ("HEAP", "heap-memcpy"),
+                    ("HEAP24", "heap-memcpy-24"),
+                    ("RTE", "file-read-to-end"),
+                ] {
+                    s.add(case, "ours", mib, get(&m, key, "file-read")?);
+                }
             }
         }
     }
@@ -494,186 +502,6 @@ fn headers() -> Result<((f64, f64), f64), String> {
     Ok((ours, theirs))
 }
 
-fn tsv(s: &Samples) -> String {
-    let mut t = String::from("case\tside\tmib\tn\tmedian\tsamples\n");
-    for ((c, side, mib), v) in &s.0 {
-        let samples: Vec<String> = v.iter().map(|x| format!("{x:.9}")).collect();
-        let _ = writeln!(
-            t,
-            "{c}\t{side}\t{mib}\t{}\t{:.9}\t{}",
-            v.len(),
-            median(v),
-            samples.join(",")
-        );
-    }
-    t
-}
-
-fn report(
-    s: &Samples,
-    sc_ours: &BTreeMap<String, f64>,
-    sc_cf: &BTreeMap<String, f64>,
-    hdr_ours: (f64, f64),
-    hdr_cf: f64,
-    o: &Options,
-    elapsed: Duration,
-) -> String {
-    let mut t = String::new();
-    let _ = writeln!(
-        t,
-        "Medians of {} runs (n=1 where marked). Ratio = CFITSIO's time / ours. \
-         Limit = the machine's: fresh-page streaming (new segment, every byte written) for \
-         writes, warm memcpy for reads. Harness wall time {:.0} s.\n",
-        o.reps,
-        elapsed.as_secs_f64()
-    );
-    t += "| case | size | ours | CFITSIO | ratio | limit | ours / limit |\n";
-    t += "|---|---|---|---|---|---|---|\n";
-    let cases: [(&str, &str, &str); 7] = [
-        ("row", "row by row (2048 B writes)", "fresh"),
-        ("row-hint", "row by row, size hint", "fresh"),
-        ("chunk", "1 MiB writes", "fresh"),
-        ("chunk-hint", "1 MiB writes, size hint", "fresh"),
-        ("block", "2880 B writes", "fresh"),
-        ("block-hint", "2880 B writes, size hint", "fresh"),
-        ("zero-copy", "zero-copy open+view+close", ""),
-    ];
-    for (case, label, limit) in cases {
-        for &mib in &OURS_MIB {
-            let ours = s.median(case, "ours", mib);
-            let cf = s.median(case, "cfitsio", mib);
-            let lim = if limit.is_empty() {
-                None
-            } else {
-                s.median(limit, "machine", mib)
-            };
-            let n1 = if s.count(case, "cfitsio", mib) == 1 {
-                " (n=1)"
-            } else {
-                ""
-            };
-            let _ = writeln!(
-                t,
-                "| {label} | {mib} MiB | {} | {}{n1} | {} | {} | {} |",
-                fmt_s(ours),
-                fmt_s(cf),
-                fmt_x(cf, ours),
-                fmt_s(lim),
-                fmt_x(ours, lim)
-            );
-        }
-    }
-    let copy = s.median("read-copy", "ours", 256);
-    let mc = s.median("read-copy", "machine", 256);
-    let _ = writeln!(
-        t,
-        "| copied read (`Driver::read`), mapping warm | 256 MiB | {} | — | — | {} (memcpy) | {} |",
-        fmt_s(copy),
-        fmt_s(mc),
-        fmt_x(copy, mc)
-    );
-    let cold = s.median("read-cold", "ours", 256);
-    let _ = writeln!(
-        t,
-        "| copied read, first after open | 256 MiB | {} | — | — | {} (memcpy) | {} |",
-        fmt_s(cold),
-        fmt_s(mc),
-        fmt_x(cold, mc)
-    );
-    if let (Some(c), Some(m), Some(k)) = (copy, mc, cold) {
-        let gb = |t: f64| 268_435_456.0 / t / 1e9;
-        let _ = writeln!(
-            t,
-            "\nCopied read bandwidth, 256 MiB: {:.2} GB/s = {:.2}× warm memcpy ({:.2} GB/s); \
-             first read after open (page tables of the new mapping filled on the way): \
-             {:.2} GB/s = {:.2}× memcpy.",
-            gb(c),
-            m / c,
-            gb(m),
-            gb(k),
-            m / k
-        );
-    }
-    let (oo, oc) = (s.median("open", "ours", 0), s.median("open", "cfitsio", 0));
-    let (so, sf) = (sc_ours.get("total"), sc_cf.get("total"));
-    let _ = writeln!(
-        t,
-        "\nOpen+close (READONLY, 1 MiB file, {OPEN_CYCLES} cycles): ours {} per cycle, \
-         CFITSIO {} per cycle (CFITSIO/ours {}); syscalls per cycle: ours {:.1}, CFITSIO {:.1}.",
-        fmt_s(oo),
-        fmt_s(oc),
-        fmt_x(oc, oo),
-        so.copied().unwrap_or(f64::NAN),
-        sf.copied().unwrap_or(f64::NAN)
-    );
-    let list = |m: &BTreeMap<String, f64>| {
-        m.iter()
-            .filter(|(k, _)| *k != "total")
-            .map(|(k, v)| format!("{k} {v:.1}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let _ = writeln!(t, "\n- ours: {}\n- CFITSIO: {}", list(sc_ours), list(sc_cf));
-    let _ = writeln!(
-        t,
-        "\nHeader parsing, 1000-card header, MB/s of cards: ours walk (END, mandatory \
-         keywords, layout) {:.0} MB/s; ours walk + keyword/value/comment of every card {:.0} \
-         MB/s; CFITSIO fits_read_keyn of every card (header parsed at open) {hdr_cf:.0} MB/s.",
-        hdr_ours.0, hdr_ours.1
-    );
-
-    t += "\nGrowth exponents (least squares on log-log, all sizes / sizes ≥ 16 MiB):\n\n";
-    for (case, side, label) in [
-        ("row", "ours", "row by row, ours"),
-        ("row-hint", "ours", "row by row with size hint, ours"),
-        ("row", "cfitsio", "row by row, CFITSIO"),
-        ("chunk", "ours", "1 MiB writes, ours"),
-        ("chunk-hint", "ours", "1 MiB writes with size hint, ours"),
-        ("block", "ours", "2880 B writes, ours"),
-        ("block-hint", "ours", "2880 B writes with size hint, ours"),
-        ("chunk", "cfitsio", "1 MiB writes, CFITSIO"),
-        ("fresh", "machine", "fresh-page limit"),
-        ("zero-copy", "ours", "zero-copy open+view+close"),
-    ] {
-        let p = s.series(case, side);
-        let _ = writeln!(
-            t,
-            "- {label}: {} / {}",
-            fit_text(&p),
-            fit_text(&fit_top(&p, 16.0))
-        );
-    }
-    let cf_row = s.series("row", "cfitsio");
-    let cf_small: Vec<(f64, f64)> = cf_row.iter().copied().filter(|p| p.0 <= 8.0).collect();
-    if let Some(fit) = loglog_fit(&cf_small) {
-        let at32 = predict(fit, 32.0);
-        let _ = writeln!(
-            t,
-            "\nCFITSIO row by row at 32 MiB extrapolated from 1–8 MiB (exponent {:.2}): {}; \
-             measured: {}. Ours at 32 MiB: {} → ratio {} (extrapolated) / {} (measured).",
-            fit.0,
-            fmt_s(Some(at32)),
-            fmt_s(s.median("row", "cfitsio", 32)),
-            fmt_s(s.median("row", "ours", 32)),
-            fmt_x(Some(at32), s.median("row", "ours", 32)),
-            fmt_x(s.median("row", "cfitsio", 32), s.median("row", "ours", 32)),
-        );
-    }
-    t += "\nPeak RSS of a process that only streams row by row (ru_maxrss):\n\n";
-    t += "| size | ours | ours, size hint | CFITSIO |\n|---|---|---|---|\n";
-    for &mib in &OURS_MIB {
-        let f = |v: Option<f64>| v.map_or("—".into(), |v| format!("{v:.1} MiB"));
-        let _ = writeln!(
-            t,
-            "| {mib} MiB | {} | {} | {} |",
-            f(s.median("rss", "ours", mib)),
-            f(s.median("rss-hint", "ours", mib)),
-            f(s.median("rss", "cfitsio", mib))
-        );
-    }
-    t
-}
-
 fn plots(s: &Samples, dir: &Path) -> Result<(), String> {
     let series = |case: &str, side: &str, label: &str| Series {
         label: label.to_owned(),
@@ -687,6 +515,11 @@ fn plots(s: &Samples, dir: &Path) -> Result<(), String> {
             series("row", "cfitsio", "CFITSIO fits_write_img per row"),
             series("row", "ours", "shmfits Driver::write per row"),
             series("row-hint", "ours", "shmfits, size hint after the header"),
+            series(
+                "file-row",
+                "ours",
+                "shmfits ShmFile::write per row, no manual hint",
+            ),
             series("fresh", "machine", "limit: fresh shared memory, memcpy in"),
         ],
     )?;
@@ -700,6 +533,16 @@ fn plots(s: &Samples, dir: &Path) -> Result<(), String> {
             series("block", "ours", "shmfits Driver::write, 2880 B"),
             series("chunk-hint", "ours", "shmfits 1 MiB, size hint"),
             series("block-hint", "ours", "shmfits 2880 B, size hint"),
+            series(
+                "file-block",
+                "ours",
+                "shmfits ShmFile 2880 B, no manual hint",
+            ),
+            series(
+                "file-chunk",
+                "ours",
+                "shmfits ShmFile 1 MiB, no manual hint",
+            ),
             series("fresh", "machine", "limit: fresh shared memory, memcpy in"),
         ],
     )?;
@@ -723,6 +566,7 @@ fn plots(s: &Samples, dir: &Path) -> Result<(), String> {
         &[
             series("rss", "ours", "shmfits"),
             series("rss-hint", "ours", "shmfits, size hint"),
+            series("rss-file", "ours", "shmfits ShmFile, no manual hint"),
             series("rss", "cfitsio", "CFITSIO"),
             Series {
                 label: "file size".into(),

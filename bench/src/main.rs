@@ -11,12 +11,19 @@
 //! are medians over the repetitions. The table goes to stdout, the raw rows to
 //! `DIR/results.tsv`, the plots to `DIR/*.svg` (default `docs/perf`).
 //!
+//! Our side runs through the raw `Driver` (`child ours-write`, `ours-read`, `ours-open`) and
+//! through the std API as applications use it (`child file-write`: `ShmFile` streaming with
+//! no manual size hint; `child file-read`: `ShmFile::read` against `memcpy` from the same
+//! segment and between heap buffers).
+//!
 //! System V keys: 0x53490000 (ours), 0x53490100 (CFITSIO's, via `SHMEM_LIB_KEYBASE`),
 //! 0x53490200 (fresh-page segments); each range is checked empty before and cleaned after.
 #![warn(missing_docs)]
 
+mod file_work;
 mod harness;
 mod plot;
+mod report;
 mod stats;
 mod work;
 
@@ -48,6 +55,17 @@ fn child(args: &[String]) -> Result<String, String> {
             lock_dir()?,
             arg(args, 3, "bytes")?,
             args.get(4).is_some_and(|a| a == "copy"),
+        ),
+        "file-write" => file_work::file_write(
+            arg(args, 1, "key base")?,
+            lock_dir()?,
+            arg(args, 3, "bytes")?,
+            arg(args, 4, "chunk")?,
+        ),
+        "file-read" => file_work::file_read(
+            arg(args, 1, "key base")?,
+            lock_dir()?,
+            arg(args, 3, "bytes")?,
         ),
         "ours-open" => work::ours_open(
             arg(args, 1, "key base")?,

@@ -64,7 +64,7 @@ pub fn rows_for(bytes: usize) -> usize {
 }
 
 /// `n` bytes of the big-endian ramp CFITSIO's side writes (`i & 0x7fff` per pixel).
-fn ramp(n: usize) -> Vec<u8> {
+pub fn ramp(n: usize) -> Vec<u8> {
     (0..n / 2)
         .flat_map(|i| ((i & 0x7fff) as i16).to_be_bytes())
         .collect()

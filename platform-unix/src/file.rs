@@ -30,6 +30,7 @@ use zerocopy::{FromBytes, Immutable, KnownLayout, Unaligned};
 
 use crate::config::Config;
 use crate::file_error::Error;
+use crate::file_hint::HintTracker;
 use crate::sys::SysMapping;
 use crate::sysv::{LockOwner, LockPin, SysV};
 
@@ -163,6 +164,23 @@ impl Shm {
         ))
     }
 
+    /// Create `name` with room for `fits_len` FITS bytes: writes up to that size never move
+    /// the file (one segment, each page touched once). Its length is that of any new file; see
+    /// [`ShmFile::reserve`]. A writer that streams a FITS file from offset 0 does not need
+    /// this: [`ShmFile`] reserves by itself once the primary header is written.
+    ///
+    /// # Errors
+    /// As [`Shm::create`]; `TooLarge` past [`MAX_FITS_SIZE`](shmfits_core::shm::MAX_FITS_SIZE)
+    /// (the file is then not created).
+    pub fn create_with_capacity(&self, name: &str, fits_len: u64) -> Result<ShmFile, Error> {
+        let mut f = self.create(name)?;
+        if let Err(e) = f.reserve(fits_len) {
+            let _ = f.remove();
+            return Err(e);
+        }
+        Ok(f)
+    }
+
     /// Open `name`, waiting for the slot lock as `wait` says.
     ///
     /// # Errors
@@ -261,6 +279,7 @@ pub struct ShmFile {
     mode: Mode,
     view: OnceLock<View>,
     open: bool,
+    hint: HintTracker,
 }
 
 impl ShmFile {
@@ -273,6 +292,7 @@ impl ShmFile {
             mode,
             view: OnceLock::new(),
             open: true,
+            hint: HintTracker::default(),
         }
     }
 
@@ -332,6 +352,35 @@ impl ShmFile {
     /// As [`ShmFile::len`].
     pub fn is_empty(&self) -> Result<bool, Error> {
         Ok(self.len()? == 0)
+    }
+
+    /// FITS bytes the file can hold before its segment has to grow (at least [`ShmFile::len`]).
+    ///
+    /// # Errors
+    /// [`Error::Driver`] (`BadHandle` after a failed close).
+    pub fn capacity(&self) -> Result<u64, Error> {
+        self.shm.with(|d| {
+            let (m, range) = d.view(self.handle)?;
+            let seg = d.platform().mapping_len(m);
+            Ok(seg.saturating_sub(range.start) as u64)
+        })
+    }
+
+    /// Size hint: make room for a file of `fits_len` FITS bytes, so that writes up to that
+    /// size never move the file again (one copy of what is written so far, if anything).
+    /// Never shrinks; the file's length and contents do not change.
+    ///
+    /// Streaming writers rarely need it: a write sequence that starts at offset 0 with a
+    /// primary header reserves header + padded data of the primary HDU by itself when the
+    /// header's `END` card has been written.
+    ///
+    /// # Errors
+    /// [`Error::Driver`]: `ReadOnly`, `TooLarge` past
+    /// [`MAX_FITS_SIZE`](shmfits_core::shm::MAX_FITS_SIZE), growth failures (the file
+    /// stays as it was).
+    pub fn reserve(&mut self, fits_len: u64) -> Result<(), Error> {
+        self.view.take();
+        self.shm.with(|d| Ok(d.reserve(self.handle, fits_len)?))
     }
 
     /// Make everything written visible to the next opener and safe from this process's death.
@@ -527,13 +576,54 @@ impl Read for ShmFile {
         let h = self.handle;
         Ok(self.shm.with(|d| Ok(d.read(h, buf)?))?)
     }
+
+    /// The rest of the file in one copy: the length is known, so the buffer grows once
+    /// (std's default probes with small reads and grows the buffer step by step, about ten
+    /// times slower for a 256 MiB file).
+    fn read_to_end(&mut self, buf: &mut Vec<u8>) -> io::Result<usize> {
+        let h = self.handle;
+        let left = self
+            .shm
+            .with(|d| Ok(d.size(h)?.saturating_sub(d.position(h)?)))?;
+        let no_room = |_| {
+            io::Error::new(
+                io::ErrorKind::OutOfMemory,
+                format!("read_to_end: no memory for the {left} bytes left in the file"),
+            )
+        };
+        let left = usize::try_from(left).map_err(|_| no_room(()))?;
+        buf.try_reserve_exact(left).map_err(|_| no_room(()))?;
+        let start = buf.len();
+        buf.resize(start + left, 0);
+        let r = match buf.get_mut(start..) {
+            Some(dst) => self.read(dst),
+            None => Ok(0),
+        };
+        // The lock keeps the length fixed, so `n == left`; never leave zeros behind.
+        buf.truncate(start + *r.as_ref().unwrap_or(&0));
+        r
+    }
 }
 
 impl Write for ShmFile {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
         self.view.take();
         let h = self.handle;
-        Ok(self.shm.with(|d| Ok(d.write(h, data)?))?)
+        let hint = &mut self.hint;
+        Ok(self.shm.with(|d| {
+            let pos = d.position(h)?;
+            let n = d.write(h, data)?;
+            let written = data.get(..n).unwrap_or(data);
+            if let Some(want) = hint.wrote(pos, written) {
+                // The automatic size hint (see `file_hint`). Only an optimization: sizes past
+                // the limit are left to the write that reaches them (it reports TooLarge),
+                // and a failed reserve leaves the file as it was, to grow as usual.
+                if want <= shm::MAX_FITS_SIZE as u64 {
+                    let _ = d.reserve(h, want);
+                }
+            }
+            Ok(n)
+        })?)
     }
 
     fn flush(&mut self) -> io::Result<()> {

@@ -26,6 +26,7 @@ mod config;
 mod error;
 mod file;
 mod file_error;
+mod file_hint;
 #[allow(unsafe_code)]
 mod sys;
 mod sysv;
