@@ -63,10 +63,9 @@ fn decoding_is_total_and_deterministic() {
 }
 
 /// A file whose table entry's `sem` field was overwritten (the counter still exists under
-/// `semkey`): recovery should find the counter by its key and repair the field, or remove
-/// the file; today it fails with `EEXIST` recreating the counter and the slot stays stuck.
+/// `semkey`): recovery finds the counter by its key and repairs the field, and the last
+/// process's recover and delete leave nothing behind.
 #[test]
-#[ignore = "driver gap: recover cannot repair a wrong sem field (see KNOWN_GAP_SEM_FIELD)"]
 fn recover_repairs_a_wrong_sem_field() {
     use shmfits_core::shm::WriteMode;
     use shmfits_tests::driver_ops::{Corruption, Op, Step};

@@ -33,7 +33,7 @@
 mod chaos;
 mod decode;
 
-pub use chaos::{Corruption, KNOWN_GAP_SEM_FIELD};
+pub use chaos::Corruption;
 pub use decode::{MAX_CORRUPTIONS, MAX_STEPS};
 pub use shmfits_mock::model::world::{Fault, Op, Step};
 
