@@ -7,8 +7,8 @@
 //! a list of [`Step`]s (process, operation, injected fault or crash) and, optionally,
 //! corruptions of shared memory made after the last step. Unlike
 //! [`shmfits_mock::model::steps_from_bytes`], the decoder weights operations like the
-//! model's proptest, leaves out the fault calls of the driver gaps the model test leaves out,
-//! and adds corruption.
+//! model's proptest, aims faults at every call of [`shmfits_mock::model::FAULT_CALLS`], and
+//! adds corruption.
 //!
 //! [`run`] ends a sequence early when fewer than [`MIN_FREE_KEYS`] data keys are free (the
 //! model has no notion of the key space: orphans of crashed creates may rightly exhaust it),
