@@ -18,16 +18,7 @@ fn make(d: &mut D, name: &str, len: usize) {
 
 /// Exercise every operation on every slot once, ignoring results.
 fn exercise(d: &mut D) {
-    let mut out = [SlotStatus {
-        slot: 0,
-        key: 0,
-        processes: None,
-        size: 0,
-        attr: 0,
-        nprocdebug: 0,
-        lock: shmfits_core::shm::LockState::Unlocked,
-        corrupt: None,
-    }; 4];
+    let mut out = [SlotStatus::EMPTY; 4];
     let _ = d.list(&mut out);
     for slot in 0..M {
         let name = format!("shmem://h{slot}");

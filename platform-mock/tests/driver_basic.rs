@@ -228,16 +228,7 @@ fn list_reports_slots_processes_and_locks() {
     let w = d.create("h2").unwrap();
     let mut r = driver(&kernel);
     let rh = r.open("h1", Mode::ReadOnly, Wait::No).unwrap();
-    let mut out = [SlotStatus {
-        slot: 0,
-        key: 0,
-        processes: None,
-        size: 0,
-        attr: 0,
-        nprocdebug: 0,
-        lock: LockState::Unlocked,
-        corrupt: None,
-    }; 16];
+    let mut out = [SlotStatus::EMPTY; 16];
     let n = d.list(&mut out).unwrap();
     assert_eq!(n, 2);
     assert_eq!(out[0].slot, 1);

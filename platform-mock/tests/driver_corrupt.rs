@@ -302,16 +302,7 @@ fn random_entries_never_panic() {
     make_file(&mut d, "h7", b"x");
     let good = raw_entry(&kernel, 7);
     let mut rng = XorShift64Star::new(0x5eed);
-    let mut out = [shmfits_core::shm::SlotStatus {
-        slot: 0,
-        key: 0,
-        processes: None,
-        size: 0,
-        attr: 0,
-        nprocdebug: 0,
-        lock: shmfits_core::shm::LockState::Unlocked,
-        corrupt: None,
-    }; 16];
+    let mut out = [shmfits_core::shm::SlotStatus::EMPTY; 16];
     for i in 0..2000 {
         let mut b = good.to_bytes();
         // Flip a few bytes, sometimes to interesting values.

@@ -309,6 +309,58 @@ fn growth_is_geometric() {
 }
 
 #[test]
+fn size_hint_makes_room_once() {
+    for mode in [WriteMode::InPlace, WriteMode::Shadow] {
+        let kernel = shmfits_mock::MockKernel::new();
+        let mut d = driver_with(&kernel, mode);
+        let h = d.create("h8").unwrap();
+        d.write(h, b"header").unwrap();
+        let size = d.size(h).unwrap();
+        d.reserve(h, 4_000_006).unwrap();
+        assert_eq!(
+            d.size(h).unwrap(),
+            size,
+            "{mode:?}: a hint does not change the size"
+        );
+        let creates = |k: &shmfits_mock::MockKernel| {
+            let c = k.stats().call(CallKind::SegmentCreate);
+            c.calls - c.failures
+        };
+        let before = creates(&kernel);
+        let chunk = pattern(1000, 8);
+        for _ in 0..4000 {
+            d.write(h, &chunk).unwrap();
+        }
+        // a hint smaller than the room there is changes nothing
+        d.reserve(h, 10).unwrap();
+        assert_eq!(
+            creates(&kernel),
+            before,
+            "{mode:?}: no growth after the hint"
+        );
+        assert!(
+            matches!(
+                d.reserve(h, MAX_FITS_SIZE as u64 + 1),
+                Err(Error::TooLarge { .. })
+            ),
+            "{mode:?}"
+        );
+        assert_eq!(d.size(h).unwrap(), 4_000_006);
+        d.close(h).unwrap();
+        let mut r = driver(&kernel);
+        let all = read_all(&mut r, "h8");
+        assert_eq!(&all[..6], b"header");
+        assert!(all[6..].chunks(1000).all(|c| c == &chunk[..]), "{mode:?}");
+        let h = r.open("h8", Mode::ReadOnly, Wait::No).unwrap();
+        assert!(
+            matches!(r.reserve(h, 8_000_000), Err(Error::ReadOnly { .. })),
+            "{mode:?}: a reader cannot reserve"
+        );
+        r.close(h).unwrap();
+    }
+}
+
+#[test]
 fn sizes_beyond_the_format_are_refused_before_anything_changes() {
     let (kernel, mut d) = setup();
     let h = d.create("h7").unwrap();

@@ -96,7 +96,13 @@ struct OwnerEntry {
 struct Owners {
     next: u64,
     map: HashMap<u64, OwnerEntry>,
+    /// Open file descriptions of the checked lock file that hold no lock, kept for reuse:
+    /// an open+close cycle then opens, checks and closes no file (three system calls).
+    spare: Vec<OwnedFd>,
 }
+
+/// Most lock-free descriptions of the lock file kept for reuse.
+const SPARE_OWNERS: usize = 8;
 
 #[derive(Debug)]
 struct Inner {
@@ -530,24 +536,30 @@ impl SharedMem for SysV {
 
     fn lock_owner_new(&self) -> Result<LockOwner, SysError> {
         let inner = &self.inner;
-        // A new open file description of the very file checked in `new` (even if its path
-        // was replaced since); without /proc, the path is opened and checked again.
-        let fd = match sys::reopen(inner.file_fd.as_fd()) {
-            Ok(fd) => {
-                let st = sys::fstat(fd.as_fd())?;
-                if (st.dev, st.ino) != (inner.file.dev, inner.file.ino) {
-                    return Err(SysError::check(
-                        Call::LockFileCheck,
-                        Detail::LockFile {
-                            problem: LockFileProblem::Replaced,
-                            uid: st.uid,
-                            mode: st.mode & 0o7777,
-                        },
-                    ));
+        // A spare description (kept by `lock_owner_release`, holding no lock) costs no
+        // system call. Otherwise a new open file description of the very file checked in
+        // `new` (even if its path was replaced since); without /proc, the path is opened and
+        // checked again.
+        let spare = self.owners().spare.pop();
+        let fd = match spare {
+            Some(fd) => fd,
+            None => match sys::reopen(inner.file_fd.as_fd()) {
+                Ok(fd) => {
+                    let st = sys::fstat(fd.as_fd())?;
+                    if (st.dev, st.ino) != (inner.file.dev, inner.file.ino) {
+                        return Err(SysError::check(
+                            Call::LockFileCheck,
+                            Detail::LockFile {
+                                problem: LockFileProblem::Replaced,
+                                uid: st.uid,
+                                mode: st.mode & 0o7777,
+                            },
+                        ));
+                    }
+                    fd
                 }
-                fd
-            }
-            Err(_) => open_checked(&inner.path, &inner.config, inner.euid, Some(&inner.file))?,
+                Err(_) => open_checked(&inner.path, &inner.config, inner.euid, Some(&inner.file))?,
+            },
         };
         let mut owners = self.owners();
         let id = owners.next;
@@ -580,8 +592,19 @@ impl SharedMem for SysV {
         };
         // Closing the only descriptor of the open file description releases its locks. If
         // another thread is inside a lock call with this owner right now, the descriptor is
-        // closed when that call returns.
+        // closed when that call returns. A description that holds no lock (every lock call
+        // recorded in `held` succeeded, every unlock removed its bytes) is kept for reuse.
         match Arc::try_unwrap(entry.fd) {
+            Ok(fd) if entry.held.is_empty() => {
+                let mut owners = self.owners();
+                if owners.spare.len() < SPARE_OWNERS {
+                    owners.spare.push(fd);
+                    Ok(())
+                } else {
+                    drop(owners);
+                    sys::close(fd)
+                }
+            }
             Ok(fd) => sys::close(fd),
             Err(_shared) => Ok(()),
         }

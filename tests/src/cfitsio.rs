@@ -213,6 +213,22 @@ fn compile(dir: &Path, src: &Source, flags: &[String]) -> Result<PathBuf, String
     Ok(exe)
 }
 
+/// Compile one extra C program against libcfitsio (as the programs of [`Cfitsio`] are), for
+/// tools outside this crate such as the benchmark harness: `name` names the binary, `text` is
+/// the C source. The binary is cached next to the others, keyed by a hash of the source.
+///
+/// # Errors
+/// A message naming what is missing (gcc, pkg-config, the library) or the compiler output.
+pub fn build_program(name: &'static str, text: &'static str) -> Result<PathBuf, String> {
+    if find_tool("gcc").is_none() {
+        return Err("gcc is not on PATH".into());
+    }
+    let flags = cfitsio_flags()?;
+    let dir = build_dir();
+    std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    compile(&dir, &Source { name, text }, &flags)
+}
+
 fn build() -> Result<Cfitsio, String> {
     if find_tool("gcc").is_none() {
         return Err("gcc is not on PATH".into());

@@ -33,16 +33,7 @@ fn version_of(d: &mut Drv, name: &str) -> Result<u64, String> {
 }
 
 fn status(d: &Drv) -> Vec<SlotStatus> {
-    let mut out = [SlotStatus {
-        slot: 0,
-        key: 0,
-        processes: None,
-        size: 0,
-        attr: 0,
-        nprocdebug: 0,
-        lock: shmfits_core::shm::LockState::Unlocked,
-        corrupt: None,
-    }; 16];
+    let mut out = [SlotStatus::EMPTY; 16];
     let n = d.list(&mut out).unwrap();
     out[..n].to_vec()
 }

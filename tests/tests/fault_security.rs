@@ -207,10 +207,16 @@ fn planted_lock_files_are_refused() {
         "{e}"
     );
     std::fs::remove_file(&path).unwrap();
-    // our own lock file made writable by others
+    // our own lock file made writable by others: accepted by default, since CFITSIO makes
+    // its lock file 0666 for our own user; refused when the strict check is asked for
     std::fs::write(&path, b"").unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
-    let e = SysV::new(config.clone()).unwrap_err();
+    drop(SysV::new(config.clone()).unwrap());
+    let strict = shmfits_unix::Config {
+        accept_cfitsio_lock_file: false,
+        ..config.clone()
+    };
+    let e = SysV::new(strict).unwrap_err();
     assert!(e.to_string().contains("writable by group or others"), "{e}");
     std::fs::remove_file(&path).unwrap();
     // a directory in its place

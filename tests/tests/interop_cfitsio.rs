@@ -14,7 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
-use shmfits_core::shm::{Config as DriverConfig, Driver, Error, LockState, Mode, SlotStatus, Wait};
+use shmfits_core::shm::{Config as DriverConfig, Driver, Error, Mode, SlotStatus, Wait};
 use shmfits_tests::cfitsio::{self, Cfitsio};
 use shmfits_tests::compare;
 use shmfits_tests::ipc::CfitsioKeys;
@@ -295,16 +295,7 @@ fn list_shows_cfitsio_files_and_delete_is_seen_by_cfitsio() {
     run(&keys, &c.shmwrite, &["shmem://h6", "20", "20"]);
     run(&keys, &c.shmwrite, &["shmem://h9", "30", "30", "1"]);
     let mut d = driver(&keys);
-    let blank = SlotStatus {
-        slot: 0,
-        key: 0,
-        processes: None,
-        size: 0,
-        attr: 0,
-        nprocdebug: 0,
-        lock: LockState::Unlocked,
-        corrupt: None,
-    };
+    let blank = SlotStatus::EMPTY;
     let mut slots = [blank; 16];
     let n = d.list(&mut slots).unwrap();
     let listed: Vec<(u32, u64)> = slots[..n].iter().map(|s| (s.slot, s.size)).collect();

@@ -6,9 +6,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::{CallKind, FaultPlan, FaultRule, MockErrno, MockError, MockKernel, MockProcess};
-use shmfits_core::shm::{
-    Config, Driver, Error, Handle, LockState, Mode, SlotStatus, Wait, WriteMode,
-};
+use shmfits_core::shm::{Config, Driver, Error, Handle, Mode, SlotStatus, Wait, WriteMode};
 
 use super::reference::{Model, Outcome};
 
@@ -202,19 +200,6 @@ pub fn outcome<T>(r: &Result<T, Error<MockError>>) -> Outcome {
     }
 }
 
-fn blank_status() -> SlotStatus {
-    SlotStatus {
-        slot: 0,
-        key: 0,
-        processes: None,
-        size: 0,
-        attr: 0,
-        nprocdebug: 0,
-        lock: LockState::Unlocked,
-        corrupt: None,
-    }
-}
-
 impl World {
     /// A kernel with `PROCS` processes, each with a driver writing in `mode`.
     ///
@@ -265,7 +250,7 @@ impl World {
 
     /// The slot list as a live driver sees it.
     pub fn list(&mut self) -> Result<Vec<SlotStatus>, String> {
-        let mut out = vec![blank_status(); SLOTS as usize];
+        let mut out = vec![SlotStatus::EMPTY; SLOTS as usize];
         let d = self.driver(0)?;
         let n = d.list(&mut out).map_err(|e| format!("list: {e}"))?;
         out.truncate(n);

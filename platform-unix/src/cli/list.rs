@@ -119,16 +119,7 @@ impl SlotInfo {
 /// Setup and table failures.
 pub fn slots(config: &Config) -> Result<Vec<SlotInfo>, Failure> {
     with_driver(config, |d| {
-        let empty = SlotStatus {
-            slot: 0,
-            key: -1,
-            processes: None,
-            size: 0,
-            attr: 0,
-            nprocdebug: 0,
-            lock: LockState::Unlocked,
-            corrupt: None,
-        };
+        let empty = SlotStatus::EMPTY;
         let mut out = vec![empty; config.slots as usize];
         let n = d
             .list(&mut out)

@@ -78,16 +78,7 @@ fn read_file<W: World>(d: &mut Drv<W::P>, slot: u32) -> Vec<u8> {
 
 /// The used slots as `d` lists them.
 fn list<W: World>(d: &Drv<W::P>) -> Vec<SlotStatus> {
-    let blank = SlotStatus {
-        slot: 0,
-        key: -1,
-        processes: None,
-        size: 0,
-        attr: 0,
-        nprocdebug: 0,
-        lock: LockState::Unlocked,
-        corrupt: None,
-    };
+    let blank = SlotStatus::EMPTY;
     let mut out = [blank; 16];
     let n = ok(d.list(&mut out), "list");
     out.get(..n).expect("list count within the buffer").to_vec()

@@ -137,7 +137,7 @@ pub(super) fn run(world: &mut World, corruptions: &[Corruption]) -> Result<(), S
     let last = world.kernel.spawn();
     let mut d = Drv::new(last.clone(), config(world.mode))
         .map_err(|e| at("driver of the last process", e.to_string()))?;
-    let mut list = vec![blank(); SLOTS as usize];
+    let mut list = vec![shmfits_core::shm::SlotStatus::EMPTY; SLOTS as usize];
     clean(&d.list(&mut list)).map_err(|e| at("list", e))?;
     for slot in 0..SLOTS {
         if let Ok(h) = d.open(&name(slot), Mode::ReadOnly, Wait::No) {
@@ -159,17 +159,4 @@ pub(super) fn run(world: &mut World, corruptions: &[Corruption]) -> Result<(), S
         return Err(at("kernel objects left", format!("{o:?}")));
     }
     Ok(())
-}
-
-fn blank() -> shmfits_core::shm::SlotStatus {
-    shmfits_core::shm::SlotStatus {
-        slot: 0,
-        key: 0,
-        processes: None,
-        size: 0,
-        attr: 0,
-        nprocdebug: 0,
-        lock: shmfits_core::shm::LockState::Unlocked,
-        corrupt: None,
-    }
 }

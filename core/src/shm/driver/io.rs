@@ -179,6 +179,45 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
         Ok(data.len())
     }
 
+    /// Size hint: make room for a file of `fits_len` FITS bytes now, so that writes up to
+    /// that size never move the file again. The file's size and contents do not change.
+    /// With [`WriteMode::Shadow`] this starts the shadow (the copy a first write would make
+    /// anyway). A writer that knows the final size (e.g. from NAXIS after the header)
+    /// streams with one small copy instead of `log n` growing ones, and its process touches
+    /// only the pages it writes. Nothing happens when the segment is big enough.
+    ///
+    /// # Errors
+    /// [`Error::BadHandle`]; [`Error::ReadOnly`]; [`Error::TooLarge`] past
+    /// [`MAX_FITS_SIZE`](crate::shm::MAX_FITS_SIZE); [`Error::NoKey`] or platform errors
+    /// while growing (the file stays as it was).
+    pub fn reserve(&mut self, h: Handle, fits_len: u64) -> Res<(), P> {
+        let (m, e, _, slot) = self.open_local(h)?;
+        if self.local(h)?.mode != Mode::ReadWrite || self.local(h)?.state != State::WriteLocked {
+            return Err(Error::ReadOnly { slot });
+        }
+        let too_large = Error::TooLarge {
+            slot,
+            requested: fits_len,
+            max: Self::fits_max(),
+        };
+        if fits_len > Self::fits_max() {
+            return Err(too_large);
+        }
+        let need = usize::try_from(fits_len)
+            .map_err(|_| too_large)?
+            .max(e.fits_len());
+        let cap = self.platform.mapping_len(m).saturating_sub(FITS_OFFSET);
+        if need <= cap {
+            return Ok(());
+        }
+        let shadow = self.local(h)?.write_mode == WriteMode::Shadow;
+        if shadow && self.local(h)?.committed.is_none() {
+            self.make_shadow(h, need, cap)
+        } else {
+            self.grow(h, need, shadow)
+        }
+    }
+
     /// Segment length for `need` FITS bytes in a file whose segment is `old_len` long:
     /// at least twice `old_len` when it has to grow, rounded to the granule.
     fn next_len(slot: u32, need: usize, old_len: usize) -> Res<usize, P> {
@@ -546,13 +585,15 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
 
     /// Forget what this handle wrote since it was opened or last flushed: a pending shadow
     /// is removed and the handle reads the published version again (position kept). Nothing
-    /// to do without a pending shadow (in place, writes are already published).
+    /// to do without a pending shadow (in place, writes are already published). A handle
+    /// whose shadow write failed ([`Error::WriteFailed`]) can write again after this.
     ///
     /// # Errors
     /// [`Error::BadHandle`]; platform errors attaching the published segment (the shadow is
     /// then kept) or removing the shadow.
     pub fn discard(&mut self, h: Handle) -> Res<(), P> {
         let Some(old) = self.local(h)?.committed else {
+            self.local_mut(h)?.write_failed = false;
             return Ok(());
         };
         let slot = self.local(h)?.slot;
@@ -561,7 +602,9 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             .segment_attach(old.handle)
             .map_err(plat(slot, "attach published segment"))?;
         let discarded = self.discard_shadow(h);
-        self.local_mut(h)?.mapping = Some(m);
+        let l = self.local_mut(h)?;
+        l.mapping = Some(m);
+        l.write_failed = false;
         discarded
     }
 }

@@ -50,6 +50,19 @@ pub struct SlotStatus {
 }
 
 impl SlotStatus {
+    /// A blank status to fill an output buffer for [`Driver::list`] with:
+    /// `let mut out = [SlotStatus::EMPTY; 16];`
+    pub const EMPTY: SlotStatus = SlotStatus {
+        slot: 0,
+        key: -1,
+        processes: None,
+        size: 0,
+        attr: 0,
+        nprocdebug: 0,
+        lock: LockState::Unlocked,
+        corrupt: None,
+    };
+
     /// Whether the file is deleted and waits for its last close.
     pub fn deleted(&self) -> bool {
         self.attr & ATTR_PERSIST == 0

@@ -81,9 +81,10 @@
 //! *without waiting*; under it re-check that the entry still names the same segment and
 //! counter, that it is still deleted and the counter still 0, and free it. If the try fails,
 //! someone else holds the slot and their close (ours or CFITSIO's `shared_free`) frees it.
-//! Counter decrement happens before the attribute read, and delete clears the attribute
-//! before it reads the counter, so at least one of a closing reader and a concurrent delete
-//! sees both "deleted" and "0". A read-only operation never removes a file that is not
+//! Counter decrement happens before the attribute read, the counter is read (only when the
+//! attribute says deleted) after it, and delete clears the attribute before it reads the
+//! counter, so at least one of a closing reader and a concurrent delete sees both "deleted"
+//! and "0". A close of a file that is not deleted reads no counter. A read-only operation never removes a file that is not
 //! deleted (attr exactly `RESIZE`): attributes other than `RESIZE` and `RESIZE|PERSIST` are
 //! reported as corrupt, never acted on.
 //! Read-write: publish a pending shadow, `nprocdebug` set to 0, counter −1, detach; if

@@ -468,16 +468,23 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             );
         }
         keep(self.set_state(h, State::Detached));
-        let count = self
-            .platform
-            .counter_info(entry.sem)
-            .map(|c| c.value)
-            .map_err(plat(slot, "read counter"));
+        // The attribute is read after our decrement and the counter only when the file is
+        // deleted: a delete clears the attribute before it reads the counter, so at least
+        // one of us sees both "deleted" and 0 (module docs, Close). A file that is not
+        // deleted costs no counter read (two system calls on System V).
         let deleted = match self.read_entry(slot) {
             Ok(EntryState::Used(c)) => {
                 c.handle == entry.handle && c.sem == entry.sem && c.attr == ATTR_RESIZE
             }
             _ => false,
+        };
+        let count = if deleted {
+            self.platform
+                .counter_info(entry.sem)
+                .map(|c| c.value)
+                .map_err(plat(slot, "read counter"))
+        } else {
+            Ok(u32::MAX)
         };
         let mut reap = false;
         if let (Ok(0), true) = (count, deleted) {
