@@ -163,6 +163,50 @@ fn recover_repairs_or_removes_only_broken_slots() {
     }
 }
 
+/// An entry whose `sem` was overwritten while its counter still exists under `semkey`:
+/// recovery names that counter again (same key, no new counter), and a deleted file is
+/// freed together with its counter, without waiting for the orphan sweep.
+#[test]
+fn recover_refinds_a_counter_whose_id_was_overwritten() {
+    let (kernel, mut d) = setup();
+    for s in 0..3 {
+        make_file(&mut d, &format!("h{s}"), &pattern(100, s as u8));
+    }
+    let good: Vec<RawEntry> = (0..3).map(|s| raw_entry(&kernel, s)).collect();
+    let counters = kernel.objects().counters.len();
+    // h0: sem names no counter; h1: sem names h2's counter.
+    let mut e0 = good[0];
+    e0.sem = 7000;
+    set_raw_entry(&kernel, 0, &e0);
+    let mut e1 = good[1];
+    e1.sem = good[2].sem;
+    set_raw_entry(&kernel, 1, &e1);
+    // h2: deleted with nobody attached, and its sem overwritten.
+    let mut e2 = good[2];
+    e2.attr = ATTR_RESIZE;
+    e2.sem = 7001;
+    set_raw_entry(&kernel, 2, &e2);
+    let mut r = driver(&kernel);
+    for s in [0, 1] {
+        assert_eq!(
+            r.recover_slot(s).unwrap(),
+            RecoverAction::Repaired("counter id repaired"),
+            "slot {s}"
+        );
+        assert_eq!(raw_entry(&kernel, s), good[s as usize], "slot {s}");
+    }
+    assert_eq!(kernel.objects().counters.len(), counters);
+    assert_eq!(
+        r.recover_slot(2).unwrap(),
+        RecoverAction::Removed("deleted, no process attached")
+    );
+    assert_eq!(raw_entry(&kernel, 2), RawEntry::CLEARED);
+    assert!(kernel.objects().counter_by_key(good[2].semkey).is_none());
+    assert_eq!(kernel.objects().counters.len(), counters - 1);
+    assert_eq!(read_all(&mut r, "h0")[..100], pattern(100, 0)[..]);
+    assert_eq!(read_all(&mut r, "h1")[..100], pattern(100, 1)[..]);
+}
+
 #[test]
 fn failed_old_segment_removal_leaves_an_orphan_that_recover_removes() {
     let (kernel, mut d) = setup();

@@ -63,10 +63,9 @@ fn decoding_is_total_and_deterministic() {
 }
 
 /// A file whose table entry's `sem` field was overwritten (the counter still exists under
-/// `semkey`): recovery should find the counter by its key and repair the field, or remove
-/// the file; today it fails with `EEXIST` recreating the counter and the slot stays stuck.
+/// `semkey`): recovery finds the counter by its key and repairs the field, and the last
+/// process's recover and delete leave nothing behind.
 #[test]
-#[ignore = "driver gap: recover cannot repair a wrong sem field (see KNOWN_GAP_SEM_FIELD)"]
 fn recover_repairs_a_wrong_sem_field() {
     use shmfits_core::shm::WriteMode;
     use shmfits_tests::driver_ops::{Corruption, Op, Step};
@@ -85,4 +84,38 @@ fn recover_repairs_a_wrong_sem_field() {
         }],
     };
     run(&input).unwrap();
+}
+
+/// The decoder aims faults at every call the model test does, in both write modes: no
+/// call is left out (`segment_remove`, and `segment_detach` with shadow writes, once were).
+#[test]
+fn faults_are_aimed_at_every_call_in_both_modes() {
+    use shmfits_core::shm::WriteMode;
+    use shmfits_mock::model::FAULT_CALLS;
+    let mut seen = std::collections::HashSet::new();
+    let mut x: u64 = 0x0FA0_17ED_CA11_0002;
+    for case in 0..2000 {
+        let bytes: Vec<u8> = (0..64 + case % 200)
+            .map(|_| {
+                x ^= x >> 12;
+                x ^= x << 25;
+                x ^= x >> 27;
+                (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 56) as u8
+            })
+            .collect();
+        let input = Input::from_bytes(&bytes);
+        let shadow = input.mode == WriteMode::Shadow;
+        seen.extend(
+            input
+                .steps
+                .iter()
+                .filter_map(|s| s.fault)
+                .map(|f| (shadow, f.call)),
+        );
+    }
+    for shadow in [false, true] {
+        for call in FAULT_CALLS {
+            assert!(seen.contains(&(shadow, call)), "{call:?}, shadow {shadow}");
+        }
+    }
 }

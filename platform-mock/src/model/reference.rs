@@ -54,6 +54,8 @@ pub enum Outcome {
     TimedOut,
     /// The process's local table is full.
     TooManyHandles,
+    /// No data key was free for a new segment (or segment and counter).
+    NoKey,
     /// Anything else (an unexpected error, in words).
     Other(String),
 }

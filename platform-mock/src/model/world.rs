@@ -195,6 +195,7 @@ pub fn outcome<T>(r: &Result<T, Error<MockError>>) -> Outcome {
         Err(Error::Deadlock { .. }) => Outcome::Deadlock,
         Err(Error::TimedOut { .. }) => Outcome::TimedOut,
         Err(Error::TooManyHandles { .. }) => Outcome::TooManyHandles,
+        Err(Error::NoKey { .. }) => Outcome::NoKey,
         Err(e) => Outcome::Other(e.to_string()),
     }
 }
@@ -287,6 +288,37 @@ impl World {
         self.procs[p].handles.retain(|(i, _)| *i != id);
     }
 
+    /// Data keys (`KEY_BASE + 1 .. KEY_BASE + 3·SLOTS`) under which no segment exists and,
+    /// with `counter_too`, no counter either: what a create (`true`) or a new segment
+    /// (`false`) can still take. Orphans of crashed operations may use them all up until a
+    /// recover sweeps them.
+    pub fn free_data_keys(&self, counter_too: bool) -> usize {
+        let o = self.kernel.objects();
+        (KEY_BASE + 1..KEY_BASE + 3 * SLOTS as i32)
+            .filter(|k| {
+                o.segment_by_key(*k).is_none() && !(counter_too && o.counter_by_key(*k).is_some())
+            })
+            .count()
+    }
+
+    /// Shadow writes: a write that failed abandoned the handle's unpublished version. Close
+    /// the handle now: it must say so ([`Error::WriteFailed`]) and publish nothing.
+    fn close_abandoned(&mut self, p: usize, id: u64, h: Handle) -> Result<(), String> {
+        let slot = self.model.opens.get(&id).map(|o| o.slot);
+        let r = self.driver(p)?.close(h);
+        self.forget(p, id);
+        if let Some(f) = slot.and_then(|s| self.model.files.get_mut(&s)) {
+            f.working = None;
+        }
+        self.model.close(id);
+        match r {
+            Err(Error::WriteFailed { .. }) => Ok(()),
+            other => Err(format!(
+                "close after a shadow write failed with NoKey: {other:?}, model WriteFailed"
+            )),
+        }
+    }
+
     /// Run one step and check everything afterwards. `Err` describes the first
     /// disagreement.
     pub fn step(&mut self, step: &Step) -> Result<(), String> {
@@ -356,9 +388,17 @@ impl World {
     fn run(&mut self, p: usize, op: &Op) -> Result<(), String> {
         match *op {
             Op::Create { slot } => {
+                // A create needs one data key holding neither a segment nor a counter.
+                let exhausted = self.free_data_keys(true) == 0;
                 let r = self.driver(p)?.create(&name(slot));
                 let got = outcome(&r);
-                let (want, id) = self.model.create(p, slot);
+                let before = exhausted.then(|| self.model.clone());
+                let (mut want, mut id) = self.model.create(p, slot);
+                if let (Outcome::Ok, Some(before)) = (&want, before) {
+                    // Everything else would let it succeed: the keys ran out.
+                    self.model = before;
+                    (want, id) = (Outcome::NoKey, None);
+                }
                 if let (Ok(h), Some(id)) = (&r, id) {
                     self.procs[p].handles.push((id, *h));
                 } else if let Ok(h) = r {
@@ -419,6 +459,10 @@ impl World {
                         old: self.model.read(id, 0, usize::MAX / 2),
                     });
                 }
+                // A write that needs a new segment (growth, a shadow) needs a data key
+                // holding no segment; when none is free it may fail with `NoKey`, changing
+                // nothing. Whether it needs one is the driver's business (segment sizes).
+                let exhausted = self.free_data_keys(false) == 0;
                 let d = self.driver(p)?;
                 let r = d.seek(h, at as u64).and_then(|()| d.write(h, &data));
                 if let Ok(n) = r {
@@ -426,8 +470,17 @@ impl World {
                         return Err(format!("{op:?}: wrote {n} of {} bytes", data.len()));
                     }
                 }
+                let got = outcome(&r);
+                let before = (exhausted && got == Outcome::NoKey).then(|| self.model.clone());
                 let want = self.model.write(id, at, &data);
-                expect(op, outcome(&r), want)
+                if let (Outcome::Ok, Some(before)) = (&want, before) {
+                    self.model = before;
+                    if self.mode == WriteMode::Shadow {
+                        self.close_abandoned(p, id, h)?;
+                    }
+                    return Ok(());
+                }
+                expect(op, got, want)
             }
             Op::Read { handle, at, len } => {
                 let Some((id, h)) = self.pick(p, handle) else {

@@ -11,8 +11,7 @@ use shmfits_mock::model::world::{config, Drv, World, KEY_BASE, SLOTS};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Corruption {
     /// Overwrite field `field` (0..7: sem, semkey, key, handle, size, nprocdebug, attr) of
-    /// slot `slot`'s global-table entry with `value` (host byte order). The decoder does not
-    /// draw field 0 while [`KNOWN_GAP_SEM_FIELD`] stands.
+    /// slot `slot`'s global-table entry with `value` (host byte order).
     Table {
         /// The slot.
         slot: u32,
@@ -33,13 +32,6 @@ pub enum Corruption {
     },
 }
 
-/// Driver gap pinned by the ignored test `recover_repairs_a_wrong_sem_field` in
-/// `tests/tests/driver_ops.rs`: when an entry's `sem` names no counter but a counter exists
-/// under its `semkey`, `recover` tries to recreate the counter, fails with `EEXIST`, and the
-/// slot can be neither repaired nor deleted (its segment and counter stay). While this is
-/// `true`, corruptions of the `sem` field are not drawn.
-pub const KNOWN_GAP_SEM_FIELD: bool = true;
-
 /// Values that sit on the validation's edges.
 const VALUES: [i32; 8] = [-1, 0, 1, 16, 2896, i32::MAX, i32::MIN, KEY_BASE];
 
@@ -54,7 +46,7 @@ impl<'a> Arbitrary<'a> for Corruption {
         Ok(if u.arbitrary()? {
             Corruption::Table {
                 slot,
-                field: u.int_in_range(u8::from(KNOWN_GAP_SEM_FIELD)..=6)?,
+                field: u.int_in_range(0..=6u8)?,
                 value,
             }
         } else {

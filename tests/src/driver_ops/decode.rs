@@ -3,7 +3,6 @@
 use arbitrary::{Arbitrary, Unstructured};
 use shmfits_core::shm::WriteMode;
 use shmfits_mock::model::{FAULT_CALLS, FAULT_ERRNOS};
-use shmfits_mock::CallKind;
 
 use super::{Corruption, Input};
 use shmfits_mock::model::world::{Fault, Op, Step, PROCS, SLOTS};
@@ -12,13 +11,6 @@ use shmfits_mock::model::world::{Fault, Op, Step, PROCS, SLOTS};
 pub const MAX_STEPS: usize = 60;
 /// Most corruptions in one input.
 pub const MAX_CORRUPTIONS: usize = 3;
-
-/// Calls not aimed at while the driver gaps pinned by ignored tests in
-/// `platform-mock/tests/driver_scenarios.rs` are open (the model test's `known_gaps`).
-fn known_gap(mode: WriteMode, call: CallKind) -> bool {
-    call == CallKind::SegmentRemove
-        || (mode == WriteMode::Shadow && call == CallKind::SegmentDetach)
-}
 
 fn op(u: &mut Unstructured<'_>) -> arbitrary::Result<Op> {
     let slot = |u: &mut Unstructured<'_>| u.int_in_range(0..=SLOTS - 1);
@@ -56,16 +48,11 @@ fn op(u: &mut Unstructured<'_>) -> arbitrary::Result<Op> {
     })
 }
 
-fn fault(u: &mut Unstructured<'_>, mode: WriteMode) -> arbitrary::Result<Option<Fault>> {
+fn fault(u: &mut Unstructured<'_>) -> arbitrary::Result<Option<Fault>> {
     if u.int_in_range(0..=3u8)? != 0 {
         return Ok(None);
     }
-    let calls: Vec<CallKind> = FAULT_CALLS
-        .iter()
-        .copied()
-        .filter(|c| !known_gap(mode, *c))
-        .collect();
-    let call = *u.choose(&calls)?;
+    let call = *u.choose(&FAULT_CALLS)?;
     let nth = u.int_in_range(1..=3u8)?;
     let errno = if u.int_in_range(0..=3u8)? == 0 {
         None
@@ -92,7 +79,7 @@ impl<'a> Arbitrary<'a> for Input {
         while steps.len() < MAX_STEPS && !u.is_empty() {
             let proc = u.int_in_range(0..=PROCS - 1)?;
             let op = op(u)?;
-            let fault = fault(u, mode)?;
+            let fault = fault(u)?;
             steps.push(Step { proc, op, fault });
         }
         Ok(Input {

@@ -7,12 +7,11 @@
 //! a list of [`Step`]s (process, operation, injected fault or crash) and, optionally,
 //! corruptions of shared memory made after the last step. Unlike
 //! [`shmfits_mock::model::steps_from_bytes`], the decoder weights operations like the
-//! model's proptest, leaves out the fault calls of the driver gaps the model test leaves out,
-//! and adds corruption.
+//! model's proptest, aims faults at every call of [`shmfits_mock::model::FAULT_CALLS`], and
+//! adds corruption.
 //!
-//! [`run`] ends a sequence early when fewer than [`MIN_FREE_KEYS`] data keys are free (the
-//! model has no notion of the key space: orphans of crashed creates may rightly exhaust it),
-//! then checks:
+//! [`run`] plays every step (the model expects `NoKey` once orphans of crashed operations
+//! have taken every data key), then checks:
 //! * without corruption, everything the model test checks — after every step the driver
 //!   agrees with the model and the kernel's objects are accounted for; at the end every
 //!   file holds what the model says and, once all processes have exited and a last one has
@@ -33,14 +32,14 @@
 mod chaos;
 mod decode;
 
-pub use chaos::{Corruption, KNOWN_GAP_SEM_FIELD};
+pub use chaos::Corruption;
 pub use decode::{MAX_CORRUPTIONS, MAX_STEPS};
 pub use shmfits_mock::model::world::{Fault, Op, Step};
 
 use shmfits_core::shm::{Error, WriteMode};
 use shmfits_mock::MockError;
 
-use shmfits_mock::model::world::{World, KEY_BASE, SLOTS};
+use shmfits_mock::model::world::World;
 
 /// One fuzz case.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -60,12 +59,6 @@ pub struct Input {
 pub fn run(input: &Input) -> Result<(), String> {
     let mut world = World::new(input.mode)?;
     for (i, s) in input.steps.iter().enumerate() {
-        if free_data_keys(&world) < MIN_FREE_KEYS {
-            // The model knows no key space: past this point a create or a growing write may
-            // rightly fail with `NoKey` (orphans of crashed creates fill the range until a
-            // recover with every slot free sweeps them). End the sequence here.
-            break;
-        }
         world.step(s).map_err(|e| format!("step {i} {s:?}: {e}"))?;
     }
     if input.corruptions.is_empty() {
@@ -74,18 +67,6 @@ pub fn run(input: &Input) -> Result<(), String> {
             .map_err(|e| format!("after all steps: {e}"));
     }
     chaos::run(&mut world, &input.corruptions)
-}
-
-/// Fewest free data keys a step may start with (one step needs at most one new key).
-pub const MIN_FREE_KEYS: usize = 2;
-
-/// Data keys (`K .. K + 3M`) under which neither a segment nor a counter exists.
-pub fn free_data_keys(world: &World) -> usize {
-    let o = world.kernel.objects();
-    let range = 3 * SLOTS as i32;
-    (KEY_BASE..KEY_BASE + range)
-        .filter(|k| o.segment_by_key(*k).is_none() && o.counter_by_key(*k).is_none())
-        .count()
 }
 
 /// Whether a driver error is a clean one (not an internal invariant failure).

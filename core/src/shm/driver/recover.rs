@@ -148,8 +148,9 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             Err(other) => return Err(other),
         };
         let mut fixed = e;
-        let mut counter_fixed = false;
-        // The counter: recreate it if it is gone.
+        let mut counter_fixed = CounterFix::Healthy;
+        // The counter: re-find it by its key if the entry's id is wrong, recreate it if it
+        // is gone.
         let count = match self.platform.counter_info(e.sem) {
             Ok(c) if c.key == Some(e.semkey) => {
                 self.check_owner(slot, "counter", c.owner_uid)?;
@@ -158,20 +159,29 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             Err(err) if err.kind() != ErrorKind::NotFound => {
                 return Err(plat(slot, "read counter")(err))
             }
-            // Deleted and its counter gone: a free that removed the counter (first, as
-            // CFITSIO does) and then died or failed. Its key may be another file's by now,
-            // so finish the free without a counter; nobody can open a deleted file.
-            _ if !e.persistent() => {
-                self.destroy(slot, &fixed)?;
-                return Ok(RecoverAction::Removed("deleted, counter gone"));
-            }
-            _ => {
-                let (semkey, id) = self.recreate_counter(slot, e.semkey)?;
-                fixed.semkey = semkey;
-                fixed.sem = id;
-                counter_fixed = true;
-                0
-            }
+            _ => match self.counter_by_semkey(slot, &e)? {
+                // The id was overwritten, the counter is still there under its key: name
+                // it again, keeping its count of attached processes.
+                Some((id, value)) => {
+                    fixed.sem = id;
+                    counter_fixed = CounterFix::Refound;
+                    value
+                }
+                // Deleted and its counter gone: a free that removed the counter (first, as
+                // CFITSIO does) and then died or failed. Its key may be another file's by
+                // now, so finish the free without a counter; nobody can open a deleted file.
+                None if !e.persistent() => {
+                    self.destroy(slot, &fixed)?;
+                    return Ok(RecoverAction::Removed("deleted, counter gone"));
+                }
+                None => {
+                    let (semkey, id) = self.recreate_counter(slot, e.semkey)?;
+                    fixed.semkey = semkey;
+                    fixed.sem = id;
+                    counter_fixed = CounterFix::Recreated;
+                    0
+                }
+            },
         };
         // We hold the exclusive lock: no writer is alive.
         let nproc_fixed = fixed.nprocdebug != 0;
@@ -180,18 +190,49 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             self.destroy(slot, &fixed)?;
             return Ok(RecoverAction::Removed("deleted, no process attached"));
         }
-        let what = match (header_fixed, counter_fixed, nproc_fixed) {
-            (false, false, false) => return Ok(RecoverAction::Healthy),
-            (false, false, true) => "nprocdebug of a dead writer reset",
-            (false, true, false) => "counter recreated",
-            (false, true, true) => "counter recreated, nprocdebug reset",
-            (true, false, false) => "file header rewritten",
-            (true, false, true) => "file header rewritten, nprocdebug reset",
-            (true, true, false) => "file header rewritten, counter recreated",
-            (true, true, true) => "file header rewritten, counter recreated, nprocdebug reset",
+        let what = repair_what(header_fixed, counter_fixed, nproc_fixed);
+        let Some(what) = what else {
+            return Ok(RecoverAction::Healthy);
         };
         self.write_raw(slot, &RawEntry::used(&fixed))?;
         Ok(RecoverAction::Repaired(what))
+    }
+
+    /// The counter an entry's `semkey` finds when its `sem` names none (or another key's):
+    /// `(id, value)` if it is a counter under that key, ours, at 0 (we hold the slot's
+    /// exclusive lock, so no live process is attached to this file: a counter above 0 is in
+    /// use by someone else), named by no other entry, and its key holds no segment but this
+    /// file's (our creators make the segment first, so a create in progress under that key
+    /// is seen by its segment). These are the counters the orphan sweep would remove as
+    /// ours; naming one again is the gentler repair. `None` if there is none or it may be
+    /// someone else's.
+    fn counter_by_semkey(&self, slot: u32, e: &Entry) -> Res<Option<(CounterId, u32)>, P> {
+        let id = match self.platform.counter_find(e.semkey) {
+            Ok(Some(id)) => id,
+            Ok(None) => return Ok(None),
+            Err(err) if err.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(err) => return Err(plat(slot, "find counter")(err)),
+        };
+        let c = match self.platform.counter_info(id) {
+            Ok(c) if c.key == Some(e.semkey) && c.value == 0 && self.ours(c.owner_uid) => c,
+            Ok(_) => return Ok(None),
+            Err(err) if err.kind() == ErrorKind::NotFound => return Ok(None),
+            Err(err) => return Err(plat(slot, "read counter")(err)),
+        };
+        match self.platform.segment_find(e.semkey) {
+            Ok(seg) if seg != e.handle => return Ok(None),
+            Err(err) if err.kind() != ErrorKind::NotFound => {
+                return Err(plat(slot, "find segment")(err))
+            }
+            _ => {}
+        }
+        for s in (0..self.config.slots).filter(|s| *s != slot) {
+            let raw = self.read_raw(s)?;
+            if raw.semkey == e.semkey || raw.sem == id.0 {
+                return Ok(None);
+            }
+        }
+        Ok(Some((id, c.value)))
     }
 
     /// A new counter for a file whose counter is gone: under its old key, or, if another
@@ -441,4 +482,34 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
         let _ = self.platform.lock_owner_release(owner);
         r
     }
+}
+
+/// What happened to a slot's counter in [`Driver::recover`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CounterFix {
+    /// Healthy.
+    Healthy,
+    /// The entry's id was wrong; the counter under its key is named again.
+    Refound,
+    /// Gone; a new one was made.
+    Recreated,
+}
+
+/// The [`RecoverAction::Repaired`] text for what was fixed, or `None` if nothing was.
+fn repair_what(header: bool, counter: CounterFix, nproc: bool) -> Option<&'static str> {
+    use CounterFix::{Healthy, Recreated, Refound};
+    Some(match (header, counter, nproc) {
+        (false, Healthy, false) => return None,
+        (false, Healthy, true) => "nprocdebug of a dead writer reset",
+        (false, Recreated, false) => "counter recreated",
+        (false, Recreated, true) => "counter recreated, nprocdebug reset",
+        (false, Refound, false) => "counter id repaired",
+        (false, Refound, true) => "counter id repaired, nprocdebug reset",
+        (true, Healthy, false) => "file header rewritten",
+        (true, Healthy, true) => "file header rewritten, nprocdebug reset",
+        (true, Recreated, false) => "file header rewritten, counter recreated",
+        (true, Recreated, true) => "file header rewritten, counter recreated, nprocdebug reset",
+        (true, Refound, false) => "file header rewritten, counter id repaired",
+        (true, Refound, true) => "file header rewritten, counter id repaired, nprocdebug reset",
+    })
 }
