@@ -12,7 +12,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fmt;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -26,6 +26,7 @@ use shmfits_core::shm::{
 
 use crate::config::{Config, ConfigError, ExpectedOwner};
 use crate::error::{Call, Detail, LockFileProblem, SysError};
+use crate::owner::OwnerEntry;
 use crate::sys::{self, FileStat, SysMapping};
 use crate::test_hook::StopAt;
 
@@ -83,26 +84,22 @@ impl SetupError {
     }
 }
 
-/// One lock owner: its own open file description of the lock file, what it holds and what
-/// zero-copy views pin.
-#[derive(Debug)]
-struct OwnerEntry {
-    fd: Arc<OwnedFd>,
-    held: BTreeMap<u32, LockKind>,
-    pins: BTreeMap<u32, u32>,
-}
-
 #[derive(Debug, Default)]
 struct Owners {
     next: u64,
     map: HashMap<u64, OwnerEntry>,
-    /// Open file descriptions of the checked lock file that hold no lock, kept for reuse:
-    /// an open+close cycle then opens, checks and closes no file (three system calls).
-    spare: Vec<OwnedFd>,
+    /// Released owners whose description of the checked lock file holds no lock, kept whole
+    /// (`Arc`, emptied tables with their capacity) for reuse: an open+close cycle then opens,
+    /// checks and closes no file (three system calls) and allocates nothing.
+    spare: Vec<OwnerEntry>,
 }
 
 /// Most lock-free descriptions of the lock file kept for reuse.
 const SPARE_OWNERS: usize = 8;
+
+/// Most table entries a spare owner keeps room for (the whole-range lock of table setup
+/// would otherwise keep `slots` entries per spare owner).
+const SPARE_TABLE: usize = 64;
 
 #[derive(Debug)]
 struct Inner {
@@ -206,7 +203,7 @@ impl SysV {
         let owners = self.owners();
         owners.map.iter().find_map(|(&id, entry)| {
             bytes(range)
-                .all(|b| entry.held.get(&b) == Some(&LockKind::Exclusive))
+                .all(|b| entry.held(b) == Some(LockKind::Exclusive))
                 .then_some(LockOwner(id))
         })
     }
@@ -227,7 +224,7 @@ impl SysV {
             .ok_or(SysError::check(Call::LockOwner, Detail::UnknownOwner))?;
         let mut kind = LockKind::Exclusive;
         for byte in bytes(range) {
-            match entry.held.get(&byte) {
+            match entry.held(byte) {
                 Some(LockKind::Shared) => kind = LockKind::Shared,
                 Some(LockKind::Exclusive) => {}
                 None => {
@@ -242,9 +239,7 @@ impl SysV {
                 }
             }
         }
-        for byte in bytes(range) {
-            *entry.pins.entry(byte).or_insert(0) += 1;
-        }
+        entry.pin(range);
         Ok(LockPin {
             sysv: self.clone(),
             owner,
@@ -422,14 +417,7 @@ impl Drop for LockPin {
     fn drop(&mut self) {
         let mut owners = self.sysv.owners();
         if let Some(entry) = owners.map.get_mut(&self.owner.0) {
-            for byte in bytes(self.range) {
-                if let Some(n) = entry.pins.get_mut(&byte) {
-                    *n = n.saturating_sub(1);
-                    if *n == 0 {
-                        entry.pins.remove(&byte);
-                    }
-                }
-            }
+            entry.unpin(self.range);
         }
     }
 }
@@ -536,14 +524,14 @@ impl SharedMem for SysV {
 
     fn lock_owner_new(&self) -> Result<LockOwner, SysError> {
         let inner = &self.inner;
-        // A spare description (kept by `lock_owner_release`, holding no lock) costs no
-        // system call. Otherwise a new open file description of the very file checked in
-        // `new` (even if its path was replaced since); without /proc, the path is opened and
-        // checked again.
+        // A spare owner (kept whole by `lock_owner_release`, holding no lock) costs no
+        // allocation and no system call. Otherwise a new open file description of the very
+        // file checked in `new` (even if its path was replaced since); without /proc, the
+        // path is opened and checked again.
         let spare = self.owners().spare.pop();
-        let fd = match spare {
-            Some(fd) => fd,
-            None => match sys::reopen(inner.file_fd.as_fd()) {
+        let entry = match spare {
+            Some(entry) => entry,
+            None => OwnerEntry::new(match sys::reopen(inner.file_fd.as_fd()) {
                 Ok(fd) => {
                     let st = sys::fstat(fd.as_fd())?;
                     if (st.dev, st.ino) != (inner.file.dev, inner.file.ino) {
@@ -559,19 +547,12 @@ impl SharedMem for SysV {
                     fd
                 }
                 Err(_) => open_checked(&inner.path, &inner.config, inner.euid, Some(&inner.file))?,
-            },
+            }),
         };
         let mut owners = self.owners();
         let id = owners.next;
         owners.next = owners.next.wrapping_add(1);
-        owners.map.insert(
-            id,
-            OwnerEntry {
-                fd: Arc::new(fd),
-                held: BTreeMap::new(),
-                pins: BTreeMap::new(),
-            },
-        );
+        owners.map.insert(id, entry);
         Ok(LockOwner(id))
     }
 
@@ -582,7 +563,7 @@ impl SharedMem for SysV {
                 .map
                 .get(&owner.0)
                 .ok_or(SysError::check(Call::LockOwner, Detail::UnknownOwner))?;
-            if let Some((&byte, _)) = entry.pins.iter().next() {
+            if let Some(&(byte, _)) = entry.pins.first() {
                 return Err(SysError::check(Call::LockOwner, Detail::Pinned { byte }));
             }
             owners
@@ -593,18 +574,25 @@ impl SharedMem for SysV {
         // Closing the only descriptor of the open file description releases its locks. If
         // another thread is inside a lock call with this owner right now, the descriptor is
         // closed when that call returns. A description that holds no lock (every lock call
-        // recorded in `held` succeeded, every unlock removed its bytes) is kept for reuse.
-        match Arc::try_unwrap(entry.fd) {
-            Ok(fd) if entry.held.is_empty() => {
-                let mut owners = self.owners();
-                if owners.spare.len() < SPARE_OWNERS {
-                    owners.spare.push(fd);
-                    Ok(())
-                } else {
-                    drop(owners);
-                    sys::close(fd)
+        // recorded in `held` succeeded, every unlock removed its bytes) is kept for reuse,
+        // with its `Arc` and tables: removed from the map, no one can clone the `Arc` again,
+        // so a count of 1 stays 1.
+        let mut entry = entry;
+        if entry.held.is_empty() && Arc::strong_count(&entry.fd) == 1 {
+            let mut owners = self.owners();
+            if owners.spare.len() < SPARE_OWNERS {
+                entry.pins.clear();
+                if entry.held.capacity() > SPARE_TABLE {
+                    entry.held = Vec::new();
                 }
+                if entry.pins.capacity() > SPARE_TABLE {
+                    entry.pins = Vec::new();
+                }
+                owners.spare.push(entry);
+                return Ok(());
             }
+        }
+        match Arc::try_unwrap(entry.fd) {
             Ok(fd) => sys::close(fd),
             Err(_shared) => Ok(()),
         }
@@ -625,9 +613,7 @@ impl SharedMem for SysV {
             Wait::Timeout(timeout) => self.lock_polling(&fd, range, kind, timeout)?,
         }
         if let Some(entry) = self.owners().map.get_mut(&owner.0) {
-            for byte in bytes(range) {
-                entry.held.insert(byte, kind);
-            }
+            entry.set_held(range, kind);
         }
         Ok(())
     }
@@ -639,17 +625,13 @@ impl SharedMem for SysV {
             .map
             .get_mut(&owner.0)
             .ok_or(SysError::check(Call::LockOwner, Detail::UnknownOwner))?;
-        if let Some((&byte, _)) = entry.pins.range(range.start..).next() {
-            if u64::from(byte) < u64::from(range.start) + u64::from(range.len) {
-                return Err(SysError::check(Call::LockOwner, Detail::Pinned { byte }));
-            }
+        if let Some(byte) = entry.first_pin(range) {
+            return Err(SysError::check(Call::LockOwner, Detail::Pinned { byte }));
         }
         // Held under the table lock so that no pin can be taken on a byte being unlocked;
         // F_UNLCK never waits.
         sys::ofd_setlk(entry.fd.as_fd(), range.start, range.len, None, false)?;
-        for byte in bytes(range) {
-            entry.held.remove(&byte);
-        }
+        entry.clear_held(range);
         Ok(())
     }
 

@@ -1,0 +1,191 @@
+//! "The std layer allocates at most once per open": a counting global allocator measures a
+//! steady-state open+close cycle through [`Shm`] (after a warm-up cycle). Own key base
+//! 0x53498000 (in 0x53498000..0x53498FFF) and a temporary lock directory; every segment and
+//! semaphore under the keys that belongs to us is removed on drop, even when the test fails.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use shmfits_core::fits::HeaderBuilder;
+use shmfits_core::shm::SharedMem;
+use shmfits_unix::{Config, Mode, Shm, SysV};
+
+/// Counts allocations (and reallocations) made on a thread while its flag is set.
+struct Counting;
+
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+}
+
+fn note() {
+    if COUNTING.try_with(Cell::get).unwrap_or(false) {
+        ALLOCS.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+// SAFETY: every call is forwarded unchanged to the system allocator; counting touches only
+// an atomic and a const-initialised thread-local (neither allocates).
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note();
+        // SAFETY: the caller's contract is passed on unchanged.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note();
+        // SAFETY: as above.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note();
+        // SAFETY: as above.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: as above.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Allocations `f` makes on this thread.
+fn allocations<R>(f: impl FnOnce() -> R) -> (usize, R) {
+    let before = ALLOCS.load(Ordering::Relaxed);
+    COUNTING.with(|c| c.set(true));
+    let r = f();
+    COUNTING.with(|c| c.set(false));
+    (ALLOCS.load(Ordering::Relaxed) - before, r)
+}
+
+const SLOTS: u32 = 16;
+const BASE: i32 = 0x5349_8000;
+
+fn config(dir: &Path) -> Config {
+    Config {
+        key_base: BASE,
+        slots: SLOTS,
+        lock_dir: dir.to_path_buf(),
+        ..Config::default()
+    }
+}
+
+/// Removes every segment and counter under `BASE .. BASE + 3 * SLOTS` that we own, on drop.
+struct Cleanup {
+    sysv: SysV,
+    dir: tempfile::TempDir,
+}
+
+impl Cleanup {
+    fn new() -> Cleanup {
+        let dir = tempfile::tempdir().unwrap();
+        let sysv = SysV::new(config(dir.path())).unwrap();
+        let c = Cleanup { sysv, dir };
+        c.run();
+        c
+    }
+
+    fn run(&self) {
+        let p = &self.sysv;
+        let me = p.current_uid();
+        for key in BASE..BASE + 3 * SLOTS as i32 {
+            if let Ok(id) = p.segment_find(key) {
+                if p.segment_info(id).is_ok_and(|i| i.owner_uid == me) {
+                    let _ = p.segment_remove(id);
+                }
+            }
+            if let Ok(Some(id)) = p.counter_find(key) {
+                if p.counter_info(id).is_ok_and(|i| i.owner_uid == me) {
+                    let _ = p.counter_remove(id);
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        self.run();
+    }
+}
+
+/// A FITS file: primary image BITPIX 16, NAXIS1 = 4 (one header and one data block).
+fn fits_file() -> Vec<u8> {
+    let mut file = vec![0u8; 2 * 2880];
+    let mut b = HeaderBuilder::new(&mut file[..2880]);
+    b.logical("SIMPLE", true, None).unwrap();
+    b.integer("BITPIX", 16, None).unwrap();
+    b.integer("NAXIS", 1, None).unwrap();
+    b.integer("NAXIS1", 4, None).unwrap();
+    b.finish().unwrap();
+    file
+}
+
+/// Allocations of one open+close cycle of `name` in `mode`.
+fn cycle(shm: &Shm, name: &str, mode: Mode) -> usize {
+    let (n, r) = allocations(|| shm.open(name, mode).and_then(|f| f.close()));
+    r.unwrap();
+    n
+}
+
+/// Allocations of one cycle that opens `name` read-write, rewrites `file` from offset 0 (the
+/// automatic size hint tracks the primary header: its one allocation) and closes.
+fn write_cycle(shm: &Shm, name: &str, file: &[u8]) -> usize {
+    let (n, r) = allocations(|| {
+        let mut f = shm.open(name, Mode::ReadWrite).unwrap();
+        f.write_all(file).unwrap();
+        f.close()
+    });
+    r.unwrap();
+    n
+}
+
+/// Steady-state cycles measured after the warm-up (enough for the owner table to have
+/// reused its room many times over).
+const CYCLES: usize = 200;
+
+#[test]
+fn open_close_allocates_at_most_once() {
+    let c = Cleanup::new();
+    let shm = Shm::new(config(c.dir.path())).unwrap();
+    let file = fits_file();
+    let mut w = shm.create("shmem://h0").unwrap();
+    w.write_all(&file).unwrap();
+    w.close().unwrap();
+
+    for mode in [Mode::ReadOnly, Mode::ReadWrite] {
+        cycle(&shm, "shmem://h0", mode); // warm-up
+        let most = (0..CYCLES)
+            .map(|_| cycle(&shm, "shmem://h0", mode))
+            .max()
+            .unwrap_or(0);
+        eprintln!("{mode:?} open+close: at most {most} allocations per cycle");
+        assert_eq!(most, 0, "{mode:?} open+close allocated {most} times");
+    }
+    write_cycle(&shm, "shmem://h0", &file); // warm-up
+    let most = (0..CYCLES)
+        .map(|_| write_cycle(&shm, "shmem://h0", &file))
+        .max()
+        .unwrap_or(0);
+    eprintln!("ReadWrite open+write+close: at most {most} allocations per cycle");
+    assert!(
+        most <= 1,
+        "read-write open+write+close allocated {most} times"
+    );
+    // Both kinds alternating, with a second handle open meanwhile.
+    let keep = shm.open("shmem://h0", Mode::ReadOnly).unwrap();
+    cycle(&shm, "shmem://h0", Mode::ReadOnly);
+    let n = cycle(&shm, "shmem://h0", Mode::ReadOnly);
+    keep.close().unwrap();
+    assert_eq!(
+        n, 0,
+        "read-only open+close beside an open handle allocated {n} times"
+    );
+    shm.remove("shmem://h0").unwrap();
+}
