@@ -3,65 +3,20 @@
 //! 0x53498000 (in 0x53498000..0x53498FFF) and a temporary lock directory; every segment and
 //! semaphore under the keys that belongs to us is removed on drop, even when the test fails.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::io::Write;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use shmfits_core::fits::HeaderBuilder;
 use shmfits_core::shm::SharedMem;
 use shmfits_unix::{Config, Mode, Shm, SysV};
 
-/// Counts allocations (and reallocations) made on a thread while its flag is set.
-struct Counting;
-
-static ALLOCS: AtomicUsize = AtomicUsize::new(0);
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-}
-
-fn note() {
-    if COUNTING.try_with(Cell::get).unwrap_or(false) {
-        ALLOCS.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-// SAFETY: every call is forwarded unchanged to the system allocator; counting touches only
-// an atomic and a const-initialised thread-local (neither allocates).
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note();
-        // SAFETY: the caller's contract is passed on unchanged.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note();
-        // SAFETY: as above.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note();
-        // SAFETY: as above.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: as above.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-/// Allocations `f` makes on this thread.
+/// Allocations `f` makes on this thread (`allocation-counter` installs a counting global
+/// allocator in this test binary only).
 fn allocations<R>(f: impl FnOnce() -> R) -> (usize, R) {
-    let before = ALLOCS.load(Ordering::Relaxed);
-    COUNTING.with(|c| c.set(true));
-    let r = f();
-    COUNTING.with(|c| c.set(false));
-    (ALLOCS.load(Ordering::Relaxed) - before, r)
+    let mut r = None;
+    let info = allocation_counter::measure(|| r = Some(f()));
+    let n = usize::try_from(info.count_total).unwrap_or(usize::MAX);
+    (n, r.expect("measured closure ran"))
 }
 
 const SLOTS: u32 = 16;
