@@ -4,11 +4,9 @@
 //! semaphore under the keys that belongs to us is removed on drop, even when the test fails.
 
 use std::io::Write;
-use std::path::Path;
 
 use shmfits_core::fits::HeaderBuilder;
-use shmfits_core::shm::SharedMem;
-use shmfits_unix::{Config, Mode, Shm, SysV};
+use shmfits_unix::{Mode, Shm};
 
 /// Allocations `f` makes on this thread (`allocation-counter` installs a counting global
 /// allocator in this test binary only).
@@ -19,56 +17,10 @@ fn allocations<R>(f: impl FnOnce() -> R) -> (usize, R) {
     (n, r.expect("measured closure ran"))
 }
 
-const SLOTS: u32 = 16;
 const BASE: i32 = 0x5349_8000;
 
-fn config(dir: &Path) -> Config {
-    Config {
-        key_base: BASE,
-        slots: SLOTS,
-        lock_dir: dir.to_path_buf(),
-        ..Config::default()
-    }
-}
-
-/// Removes every segment and counter under `BASE .. BASE + 3 * SLOTS` that we own, on drop.
-struct Cleanup {
-    sysv: SysV,
-    dir: tempfile::TempDir,
-}
-
-impl Cleanup {
-    fn new() -> Cleanup {
-        let dir = tempfile::tempdir().unwrap();
-        let sysv = SysV::new(config(dir.path())).unwrap();
-        let c = Cleanup { sysv, dir };
-        c.run();
-        c
-    }
-
-    fn run(&self) {
-        let p = &self.sysv;
-        let me = p.current_uid();
-        for key in BASE..BASE + 3 * SLOTS as i32 {
-            if let Ok(id) = p.segment_find(key) {
-                if p.segment_info(id).is_ok_and(|i| i.owner_uid == me) {
-                    let _ = p.segment_remove(id);
-                }
-            }
-            if let Ok(Some(id)) = p.counter_find(key) {
-                if p.counter_info(id).is_ok_and(|i| i.owner_uid == me) {
-                    let _ = p.counter_remove(id);
-                }
-            }
-        }
-    }
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        self.run();
-    }
-}
+mod support;
+use support::Cleanup;
 
 /// A FITS file: primary image BITPIX 16, NAXIS1 = 4 (one header and one data block).
 fn fits_file() -> Vec<u8> {
@@ -107,8 +59,8 @@ const CYCLES: usize = 200;
 
 #[test]
 fn open_close_allocates_at_most_once() {
-    let c = Cleanup::new();
-    let shm = Shm::new(config(c.dir.path())).unwrap();
+    let c = Cleanup::new(BASE);
+    let shm = c.shm();
     let file = fits_file();
     let mut w = shm.create("shmem://h0").unwrap();
     w.write_all(&file).unwrap();

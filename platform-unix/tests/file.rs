@@ -3,72 +3,20 @@
 //! segment and semaphore under its keys that belongs to us, even when it fails.
 
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use shmfits_core::fits::{HduKind, HeaderBuilder};
-use shmfits_core::shm::{ErrorKind, SharedMem};
+use shmfits_core::shm::ErrorKind;
 use shmfits_unix::{Config, Error, Mode, Shm, ShmFile, SysV};
 use zerocopy::byteorder::{BigEndian, I16};
 
-const SLOTS: u32 = 16;
+mod support;
+use support::{config, Cleanup, SLOTS};
+
 const ROLE: &str = "SHMFITS_FILE_TEST_ROLE";
 const BASE: &str = "SHMFITS_FILE_TEST_BASE";
 const DIR: &str = "SHMFITS_FILE_TEST_DIR";
-
-fn config(base: i32, dir: &Path) -> Config {
-    Config {
-        key_base: base,
-        slots: SLOTS,
-        lock_dir: dir.to_path_buf(),
-        ..Config::default()
-    }
-}
-
-/// Removes every segment and counter under `base .. base + 48` that we own, on drop.
-struct Cleanup {
-    sysv: SysV,
-    base: i32,
-    dir: tempfile::TempDir,
-}
-
-impl Cleanup {
-    fn new(base: i32) -> Cleanup {
-        let dir = tempfile::tempdir().unwrap();
-        let sysv = SysV::new(config(base, dir.path())).unwrap();
-        let c = Cleanup { sysv, base, dir };
-        c.run();
-        c
-    }
-
-    fn shm(&self) -> Shm {
-        Shm::new(config(self.base, self.dir.path())).unwrap()
-    }
-
-    fn run(&self) {
-        let p = &self.sysv;
-        let me = p.current_uid();
-        for key in self.base..self.base + 3 * SLOTS as i32 {
-            if let Ok(id) = p.segment_find(key) {
-                if p.segment_info(id).is_ok_and(|i| i.owner_uid == me) {
-                    let _ = p.segment_remove(id);
-                }
-            }
-            if let Ok(Some(id)) = p.counter_find(key) {
-                if p.counter_info(id).is_ok_and(|i| i.owner_uid == me) {
-                    let _ = p.counter_remove(id);
-                }
-            }
-        }
-    }
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        self.run();
-    }
-}
 
 /// A FITS file: primary image BITPIX 16, NAXIS1 = 4, values 1, -2, 300, -32768.
 fn fits_file() -> Vec<u8> {

@@ -7,60 +7,15 @@
 use std::io::{Read, Write};
 
 use shmfits_core::fits::{Hdus, HeaderBuilder, BLOCK_LEN};
-use shmfits_core::shm::SharedMem;
-use shmfits_unix::{Config, Mode, Shm, SysV};
+use shmfits_unix::Mode;
 
 const BASE: i32 = 0x5349_3000;
-const SLOTS: u32 = 16;
+mod support;
+use support::Cleanup;
 
-struct Cleanup {
-    sysv: SysV,
-    dir: tempfile::TempDir,
-    base: i32,
-}
-
-impl Cleanup {
-    /// Test `n`'s own key base (tests run in parallel).
-    fn new(n: i32) -> Cleanup {
-        let dir = tempfile::tempdir().unwrap();
-        let base = BASE + n * 0x100;
-        let sysv = SysV::new(config(&dir, base)).unwrap();
-        let c = Cleanup { sysv, dir, base };
-        c.run();
-        c
-    }
-
-    fn run(&self) {
-        let p = &self.sysv;
-        let me = p.current_uid();
-        for key in self.base..=self.base + 3 * SLOTS as i32 {
-            if let Ok(id) = p.segment_find(key) {
-                if p.segment_info(id).is_ok_and(|i| i.owner_uid == me) {
-                    let _ = p.segment_remove(id);
-                }
-            }
-            if let Ok(Some(id)) = p.counter_find(key) {
-                if p.counter_info(id).is_ok_and(|i| i.owner_uid == me) {
-                    let _ = p.counter_remove(id);
-                }
-            }
-        }
-    }
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        self.run();
-    }
-}
-
-fn config(dir: &tempfile::TempDir, key_base: i32) -> Config {
-    Config {
-        key_base,
-        slots: SLOTS,
-        lock_dir: dir.path().to_path_buf(),
-        ..Config::default()
-    }
+/// Test `n`'s own key base (tests run in parallel).
+fn range(n: i32) -> Cleanup {
+    Cleanup::new(BASE + n * 0x100)
 }
 
 /// One-block primary header of a 16-bit `width` × `rows` image.
@@ -82,8 +37,8 @@ fn row(i: usize) -> Vec<u8> {
 
 #[test]
 fn streaming_a_16_mib_image_row_by_row_grows_once_after_the_header() {
-    let c = Cleanup::new(0);
-    let shm = Shm::new(config(&c.dir, c.base)).unwrap();
+    let c = range(0);
+    let shm = c.shm();
     let rows = 8192; // 1024 × 16-bit pixels per row: 16 MiB of data
     let data_len = 2048 * rows as u64;
     let fits_len = BLOCK_LEN as u64 + data_len.div_ceil(BLOCK_LEN as u64) * BLOCK_LEN as u64;
@@ -141,8 +96,8 @@ fn streaming_a_16_mib_image_row_by_row_grows_once_after_the_header() {
 
 #[test]
 fn writes_that_are_not_a_fits_stream_grow_by_doubling() {
-    let c = Cleanup::new(1);
-    let shm = Shm::new(config(&c.dir, c.base)).unwrap();
+    let c = range(1);
+    let shm = c.shm();
     let mut f = shm.create("shmem://h2").unwrap();
     f.write_all(&[b'x'; BLOCK_LEN]).unwrap(); // not a primary header: no hint
     let mut caps = vec![f.capacity().unwrap()];
@@ -162,8 +117,8 @@ fn writes_that_are_not_a_fits_stream_grow_by_doubling() {
 
 #[test]
 fn explicit_capacity_and_reserve_never_shrink() {
-    let c = Cleanup::new(2);
-    let shm = Shm::new(config(&c.dir, c.base)).unwrap();
+    let c = range(2);
+    let shm = c.shm();
     let plain = shm.create("shmem://h5").unwrap();
     let new_len = plain.len().unwrap(); // 2880, as CFITSIO's new files
     plain.remove().unwrap();
@@ -196,8 +151,8 @@ fn explicit_capacity_and_reserve_never_shrink() {
 
 #[test]
 fn read_to_end_appends_the_rest_from_the_position() {
-    let c = Cleanup::new(3);
-    let shm = Shm::new(config(&c.dir, c.base)).unwrap();
+    let c = range(3);
+    let shm = c.shm();
     let bytes: Vec<u8> = (0..300_000u32).map(|i| (i % 249) as u8).collect();
     let mut f = shm.create("shmem://h6").unwrap();
     f.write_all(&bytes).unwrap();

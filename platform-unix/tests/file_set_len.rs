@@ -3,58 +3,12 @@
 
 use std::io::{Read, Seek, SeekFrom, Write};
 
-use shmfits_core::shm::SharedMem;
-use shmfits_unix::{Config, Error, Mode, Shm, SysV};
+use shmfits_unix::{Error, Mode, Shm};
 
 const BASE: i32 = 0x5349_4000;
-const SLOTS: u32 = 16;
 
-struct Cleanup {
-    sysv: SysV,
-    dir: tempfile::TempDir,
-}
-
-impl Cleanup {
-    fn new() -> Cleanup {
-        let dir = tempfile::tempdir().unwrap();
-        let sysv = SysV::new(config(&dir)).unwrap();
-        let c = Cleanup { sysv, dir };
-        c.run();
-        c
-    }
-
-    fn run(&self) {
-        let p = &self.sysv;
-        let me = p.current_uid();
-        for key in BASE..=BASE + 3 * SLOTS as i32 {
-            if let Ok(id) = p.segment_find(key) {
-                if p.segment_info(id).is_ok_and(|i| i.owner_uid == me) {
-                    let _ = p.segment_remove(id);
-                }
-            }
-            if let Ok(Some(id)) = p.counter_find(key) {
-                if p.counter_info(id).is_ok_and(|i| i.owner_uid == me) {
-                    let _ = p.counter_remove(id);
-                }
-            }
-        }
-    }
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        self.run();
-    }
-}
-
-fn config(dir: &tempfile::TempDir) -> Config {
-    Config {
-        key_base: BASE,
-        slots: SLOTS,
-        lock_dir: dir.path().to_path_buf(),
-        ..Config::default()
-    }
-}
+mod support;
+use support::Cleanup;
 
 fn read_all(shm: &Shm, name: &str) -> Vec<u8> {
     let mut f = shm.try_open(name, Mode::ReadOnly).unwrap();
@@ -65,8 +19,8 @@ fn read_all(shm: &Shm, name: &str) -> Vec<u8> {
 
 #[test]
 fn set_len_shrinks_grows_and_discard_forgets() {
-    let c = Cleanup::new();
-    let shm = Shm::new(config(&c.dir)).unwrap();
+    let c = Cleanup::new(BASE);
+    let shm = c.shm();
     let old: Vec<u8> = (0..100_000u32).map(|i| (i % 253) as u8).collect();
     let mut f = shm.create("shmem://h3").unwrap();
     f.write_all(&old).unwrap();
@@ -74,7 +28,7 @@ fn set_len_shrinks_grows_and_discard_forgets() {
     assert_eq!(read_all(&shm, "h3"), old);
 
     // shrink: a reader in another driver sees the old file until the writer closes
-    let other = Shm::new(config(&c.dir)).unwrap();
+    let other = c.shm();
     let mut w = shm.try_open("h3", Mode::ReadWrite).unwrap();
     w.set_len(10).unwrap();
     assert_eq!(w.len().unwrap(), 10);
