@@ -53,26 +53,23 @@ pub fn run(steps: &[Step], mode: WriteMode) -> Result<(), String> {
         .map_err(|e| format!("after all steps: {e}"))
 }
 
-/// Platform calls a fault can be aimed at (every fallible one the driver makes).
-pub const FAULT_CALLS: [CallKind; 17] = [
-    CallKind::SegmentCreate,
-    CallKind::SegmentFind,
-    CallKind::SegmentInfo,
-    CallKind::SegmentAttach,
-    CallKind::SegmentDetach,
-    CallKind::SegmentRemove,
-    CallKind::Read,
-    CallKind::Write,
-    CallKind::CounterCreate,
-    CallKind::CounterInfo,
-    CallKind::CounterAdd,
-    CallKind::CounterRemove,
-    CallKind::CounterFind,
-    CallKind::LockOwnerNew,
-    CallKind::LockOwnerRelease,
-    CallKind::Lock,
-    CallKind::Unlock,
-];
+/// Platform calls a fault can be aimed at: every fallible one ([`CallKind::is_fallible`]),
+/// in the order of [`CallKind::ALL`].
+pub const FAULT_CALLS: [CallKind; 17] = fallible_calls();
+
+const fn fallible_calls() -> [CallKind; 17] {
+    let mut out = [CallKind::SegmentCreate; 17];
+    let (mut i, mut n) = (0, 0);
+    while i < CallKind::ALL.len() {
+        if CallKind::ALL[i].is_fallible() {
+            out[n] = CallKind::ALL[i]; // a new fallible kind fails the build here
+            n += 1;
+        }
+        i += 1;
+    }
+    assert!(n == 17, "FAULT_CALLS must list every fallible call kind");
+    out
+}
 
 /// Injected errnos: failures a healthy kernel can produce at any call. Errnos that state a
 /// fact about an object (`ENOENT`/`EIDRM` "it is gone", `EEXIST`, `EAGAIN` "someone holds
