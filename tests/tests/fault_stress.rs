@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use shmfits_core::shm::Wait;
 use shmfits_tests::fault::env::FaultEnv;
 use shmfits_tests::fault::proc::Proc;
-use shmfits_tests::fault::{content, read_file, write_through, Drv};
+use shmfits_tests::fault::{content, read_file, write_through, Drv, Rng};
 
 const KEYS_STRESS: i32 = 0x5348_D100;
 const SLOTS_USED: u32 = 4;
@@ -46,18 +46,6 @@ impl Counts {
                 self.errors.push(l);
             }
         }
-    }
-}
-
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D) % n.max(1)
     }
 }
 

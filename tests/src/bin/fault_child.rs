@@ -26,7 +26,7 @@ use std::io::BufRead;
 use std::time::Duration;
 
 use shmfits_core::shm::{Mode, Wait, WriteMode, MAX_FITS_SIZE};
-use shmfits_tests::fault::{content, driver_from_env, read_file, write_through, Drv};
+use shmfits_tests::fault::{content, driver_from_env, read_file, write_through, Drv, Rng};
 
 fn fail(msg: impl std::fmt::Display) -> ! {
     println!("error {msg}");
@@ -54,19 +54,6 @@ fn stdin_command() -> String {
     let mut l = String::new();
     let _ = std::io::stdin().lock().read_line(&mut l);
     l.trim().to_string()
-}
-
-/// xorshift64*, for the stress roles.
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D) % n.max(1)
-    }
 }
 
 /// `squat KEY...`: as a hostile user, create a 0600 segment under each key (no driver),

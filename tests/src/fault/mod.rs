@@ -77,3 +77,19 @@ pub fn driver_from_env() -> Result<Drv, String> {
 /// How long a handshake may take before the test gives up (a failure, never an ordering
 /// device: every ordering is a line on a pipe).
 pub const HANDSHAKE: Duration = Duration::from_secs(60);
+
+/// xorshift64*: the stress test's and its children's deterministic choices from a seed.
+#[derive(Debug)]
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// The next draw in `0 .. n` (`0` when `n` is 0). The seed must not be 0.
+    pub fn below(&mut self, n: u64) -> u64 {
+        let mut x = self.0;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        self.0 = x;
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D) % n.max(1)
+    }
+}
