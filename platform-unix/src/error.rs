@@ -172,6 +172,55 @@ pub enum Detail {
     PrivateKey,
     /// A segment of size 0 was asked for.
     ZeroSize,
+    /// A kernel limit was reached, as the adapter found by reading the limit and the use of
+    /// the calling process's IPC namespace from `/proc` right after the call failed (see
+    /// [`Limit`] for what `in_use`, `asked` and `max` count).
+    Limit {
+        /// Which limit.
+        limit: Limit,
+        /// How much of it was in use when the adapter looked.
+        in_use: u64,
+        /// How much the failed call asked for.
+        asked: u64,
+        /// The limit's value.
+        max: u64,
+    },
+}
+
+/// A System V limit of the kernel (per IPC namespace), by its `sysctl`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Limit {
+    /// `kernel.shmmax`: largest segment, in bytes (`asked`: the segment's size; `in_use`: 0).
+    Shmmax,
+    /// `kernel.shmmni`: number of segments (`in_use`: segments that exist; `asked`: 1).
+    Shmmni,
+    /// `kernel.shmall`: pages of all segments together (`in_use`, `asked`: pages).
+    Shmall,
+    /// `SEMMNI`, 4th field of `kernel.sem`: number of semaphore sets (`in_use`: sets that
+    /// exist; `asked`: 1).
+    Semmni,
+    /// `SEMMNS`, 2nd field of `kernel.sem`: semaphores of all sets together (`in_use`,
+    /// `asked`: semaphores).
+    Semmns,
+}
+
+impl Limit {
+    /// The limit's name as the kernel documentation writes it (`"SHMMNI"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Limit::Shmmax => "SHMMAX",
+            Limit::Shmmni => "SHMMNI",
+            Limit::Shmall => "SHMALL",
+            Limit::Semmni => "SEMMNI",
+            Limit::Semmns => "SEMMNS",
+        }
+    }
+}
+
+impl fmt::Display for Limit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// A failed System V call or adapter check: the call, the errno (0 for adapter checks) and
@@ -222,15 +271,24 @@ impl SysError {
         self.detail
     }
 
-    /// The kernel limit that this error means was reached, by its sysctl name, if known.
+    /// The kernel limit that this error means was reached, by its name, if known: the one
+    /// the adapter found in `/proc` ([`Detail::Limit`]), else every limit the call and errno
+    /// can mean (`"SHMMNI/SHMALL"` when an `ENOSPC` of `shmget` could not be told apart).
     pub fn limit(&self) -> Option<&'static str> {
         use libc::*;
+        if let Detail::Limit { limit, .. } = self.detail {
+            return Some(limit.name());
+        }
         match (self.call, self.errno) {
             (Call::ShmgetCreate, EINVAL) => Some("SHMMAX"),
             (Call::ShmgetCreate, ENOSPC) => Some("SHMMNI/SHMALL"),
-            (Call::ShmgetCreate, ENOMEM) => Some("SHMALL"),
+            // ENOMEM from shmget is memory for the segment (overcommit accounting, cgroup),
+            // not a System V limit: the errno text says it, no limit name would be honest.
+            (Call::ShmgetCreate, ENOMEM) => None,
             (Call::Shmat, ENOMEM) => Some("address space"),
             (Call::SemgetCreate, ENOSPC) => Some("SEMMNI/SEMMNS"),
+            // one semaphore per set, created exclusively: EINVAL is only `1 > SEMMSL`
+            (Call::SemgetCreate, EINVAL) => Some("SEMMSL"),
             (Call::Semop, E2BIG) => Some("SEMOPM"),
             (Call::Semop, ERANGE) => Some("SEMVMX"),
             (Call::Semop, ENOSPC) => Some("SEMMNU"),
@@ -326,7 +384,7 @@ impl PlatformError for SysError {
             | Detail::Pinned { .. }
             | Detail::PrivateKey
             | Detail::ZeroSize => ErrorKind::InvalidArgument,
-            Detail::None => self.kind_by_table(),
+            Detail::None | Detail::Limit { .. } => self.kind_by_table(),
         }
     }
 }
@@ -365,6 +423,36 @@ impl fmt::Display for SysError {
             }
             Detail::PrivateKey => f.write_str(": key 0 (IPC_PRIVATE) is never used")?,
             Detail::ZeroSize => f.write_str(": a segment of 0 bytes was asked for")?,
+            Detail::Limit {
+                limit,
+                in_use,
+                asked,
+                max,
+            } => match limit {
+                Limit::Shmmax => write!(
+                    f,
+                    ": a segment of {asked} bytes is larger than kernel.shmmax = {max}"
+                )?,
+                Limit::Shmmni => write!(
+                    f,
+                    ": {in_use} segments exist and kernel.shmmni = {max} allows no more"
+                )?,
+                Limit::Shmall => write!(
+                    f,
+                    ": segments use {in_use} pages, {asked} more would pass \
+                     kernel.shmall = {max} pages"
+                )?,
+                Limit::Semmni => write!(
+                    f,
+                    ": {in_use} semaphore sets exist and SEMMNI (kernel.sem, 4th field) = \
+                     {max} allows no more"
+                )?,
+                Limit::Semmns => write!(
+                    f,
+                    ": sets hold {in_use} semaphores, {asked} more would pass SEMMNS \
+                     (kernel.sem, 2nd field) = {max}"
+                )?,
+            },
         }
         if let Some(limit) = self.limit() {
             write!(f, " [kernel limit {limit}]")?;
@@ -437,5 +525,28 @@ mod tests {
         let e = SysError::new(Call::SemgetCreate, libc::ENOSPC);
         assert_eq!(e.kind(), ErrorKind::LimitReached);
         assert!(e.to_string().contains("SEMMNI"));
+    }
+
+    #[test]
+    fn a_diagnosed_limit_replaces_the_ambiguous_name() {
+        let e = SysError::new(Call::ShmgetCreate, libc::ENOSPC).with_detail(Detail::Limit {
+            limit: Limit::Shmmni,
+            in_use: 2,
+            asked: 1,
+            max: 2,
+        });
+        assert_eq!(e.kind(), ErrorKind::LimitReached);
+        assert_eq!(e.limit(), Some("SHMMNI"));
+        let text = e.to_string();
+        assert!(text.ends_with("[kernel limit SHMMNI]"), "{text}");
+        assert!(text.contains("os error 28"), "{text}");
+        assert!(text.contains("kernel.shmmni = 2"), "{text}");
+        // undiagnosed, the errno alone cannot tell SHMMNI from SHMALL: both are named
+        let bare = SysError::new(Call::ShmgetCreate, libc::ENOSPC);
+        assert_eq!(bare.limit(), Some("SHMMNI/SHMALL"));
+        // ENOMEM is memory, not a System V limit
+        let nomem = SysError::new(Call::ShmgetCreate, libc::ENOMEM);
+        assert_eq!(nomem.kind(), ErrorKind::LimitReached);
+        assert_eq!(nomem.limit(), None);
     }
 }

@@ -27,6 +27,7 @@ mod error;
 mod file;
 mod file_error;
 mod file_hint;
+mod limits;
 mod owner;
 #[allow(unsafe_code)]
 mod sys;
@@ -37,7 +38,7 @@ pub use config::{
     Config, ConfigError, ExpectedOwner, DEFAULT_KEY_BASE, DEFAULT_SLOTS, ENV_KEYBASE, ENV_LOCK_DIR,
     ENV_MAXSEG, MAX_SLOTS,
 };
-pub use error::{Call, Detail, LockFileProblem, SysError};
+pub use error::{Call, Detail, Limit, LockFileProblem, SysError};
 pub use file::{Shm, ShmFile, HANDLES};
 pub use file_error::Error;
 pub use shmfits_core::shm::{Mode, Wait, WriteMode};

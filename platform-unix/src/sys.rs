@@ -54,6 +54,13 @@ pub(crate) fn getpid() -> i32 {
     unsafe { libc::getpid() }
 }
 
+/// The page size (`sysconf(_SC_PAGESIZE)`), `None` if the system does not say.
+pub(crate) fn page_size() -> Option<u64> {
+    // SAFETY: sysconf takes a plain integer and touches no memory of ours.
+    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    u64::try_from(n).ok().filter(|n| *n > 0)
+}
+
 /// Stop the calling process with `SIGSTOP` (test-only step hook, see `test_hook.rs`).
 pub(crate) fn raise_stop() {
     // SAFETY: raise takes a plain signal number and touches no memory of ours; SIGSTOP cannot

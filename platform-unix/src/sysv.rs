@@ -26,6 +26,7 @@ use shmfits_core::shm::{
 
 use crate::config::{Config, ConfigError, ExpectedOwner};
 use crate::error::{Call, Detail, LockFileProblem, SysError};
+use crate::limits;
 use crate::owner::OwnerEntry;
 use crate::sys::{self, FileStat, SysMapping};
 use crate::test_hook::StopAt;
@@ -432,7 +433,9 @@ impl SharedMem for SysV {
         if size == 0 {
             return Err(SysError::check(Call::Argument, Detail::ZeroSize));
         }
-        sys::shmget_create(key, size, self.inner.config.create_mode).map(SegmentId)
+        sys::shmget_create(key, size, self.inner.config.create_mode)
+            .map(SegmentId)
+            .map_err(|e| limits::diagnose_shmget(e, size))
     }
 
     fn segment_find(&self, key: Key) -> Result<SegmentId, SysError> {
@@ -487,7 +490,9 @@ impl SharedMem for SysV {
 
     fn counter_create(&self, key: Key) -> Result<CounterId, SysError> {
         check_key(key)?;
-        sys::semget_create(key, self.inner.config.create_mode).map(CounterId)
+        sys::semget_create(key, self.inner.config.create_mode)
+            .map(CounterId)
+            .map_err(|e| limits::diagnose_semget(e, 1))
     }
 
     fn counter_info(&self, id: CounterId) -> Result<CounterInfo, SysError> {

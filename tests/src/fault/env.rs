@@ -167,9 +167,17 @@ pub fn child_exe() -> PathBuf {
     if let Some(p) = std::env::var_os("SHMFITS_FAULT_CHILD") {
         return PathBuf::from(p);
     }
+    bin_exe("fault_child")
+}
+
+/// The package's binary `name`, next to the test's `deps/` directory.
+///
+/// # Panics
+/// When it does not exist.
+pub fn bin_exe(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("current exe");
     let dir = exe.parent().and_then(Path::parent).expect("target dir");
-    let p = dir.join("fault_child");
+    let p = dir.join(name);
     assert!(
         p.exists(),
         "{} not built (cargo builds it for the integration tests of shmfits-tests)",
