@@ -133,7 +133,11 @@ fn run(test: &str, keys: i32, scenario: &str) -> Option<Outcome> {
 /// close, an in-place handle closes normally; h1 keeps version 1.
 #[test]
 fn shmmni_exhaustion_names_the_limit_and_keeps_the_file() {
-    let Some(o) = run("shmmni_exhaustion", KEYS_SHMMNI, "shmmni") else {
+    let Some(o) = run(
+        "shmmni_exhaustion_names_the_limit_and_keeps_the_file",
+        KEYS_SHMMNI,
+        "shmmni",
+    ) else {
         return;
     };
     o.assert_limit("create2", "SHMMNI", 28);
@@ -154,7 +158,11 @@ fn shmmni_exhaustion_names_the_limit_and_keeps_the_file() {
 /// `SHMMNI` (the same errno).
 #[test]
 fn shmall_exhaustion_names_the_limit_and_keeps_the_file() {
-    let Some(o) = run("shmall_exhaustion", KEYS_SHMALL, "shmall") else {
+    let Some(o) = run(
+        "shmall_exhaustion_names_the_limit_and_keeps_the_file",
+        KEYS_SHMALL,
+        "shmall",
+    ) else {
         return;
     };
     o.assert_limit("create2", "SHMALL", 28);
@@ -170,7 +178,11 @@ fn shmall_exhaustion_names_the_limit_and_keeps_the_file() {
 /// the half-written shadow is abandoned, h1 keeps version 1.
 #[test]
 fn shmmax_exhaustion_names_the_limit_and_keeps_the_file() {
-    let Some(o) = run("shmmax_exhaustion", KEYS_SHMMAX, "shmmax") else {
+    let Some(o) = run(
+        "shmmax_exhaustion_names_the_limit_and_keeps_the_file",
+        KEYS_SHMMAX,
+        "shmmax",
+    ) else {
         return;
     };
     o.assert_limit("grow-shadow", "SHMMAX", 22);
@@ -187,7 +199,11 @@ fn shmmax_exhaustion_names_the_limit_and_keeps_the_file() {
 /// after its segment was made; that segment is removed (no orphan), h1 intact.
 #[test]
 fn semmni_exhaustion_names_the_limit_and_leaves_no_orphan() {
-    let Some(o) = run("semmni_exhaustion", KEYS_SEMMNI, "semmni") else {
+    let Some(o) = run(
+        "semmni_exhaustion_names_the_limit_and_leaves_no_orphan",
+        KEYS_SEMMNI,
+        "semmni",
+    ) else {
         return;
     };
     o.assert_limit("create2", "SEMMNI", 28);
@@ -198,7 +214,11 @@ fn semmni_exhaustion_names_the_limit_and_leaves_no_orphan() {
 /// `SEMMNS` reached (one semaphore): as `SEMMNI`, named `SEMMNS`.
 #[test]
 fn semmns_exhaustion_names_the_limit_and_leaves_no_orphan() {
-    let Some(o) = run("semmns_exhaustion", KEYS_SEMMNS, "semmns") else {
+    let Some(o) = run(
+        "semmns_exhaustion_names_the_limit_and_leaves_no_orphan",
+        KEYS_SEMMNS,
+        "semmns",
+    ) else {
         return;
     };
     o.assert_limit("create2", "SEMMNS", 28);
