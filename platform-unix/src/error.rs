@@ -202,6 +202,9 @@ pub enum Limit {
     /// `SEMMNS`, 2nd field of `kernel.sem`: semaphores of all sets together (`in_use`,
     /// `asked`: semaphores).
     Semmns,
+    /// `SEMMSL`, 1st field of `kernel.sem`: semaphores per set (`asked`: the set's
+    /// semaphores; `in_use`: 0).
+    Semmsl,
 }
 
 impl Limit {
@@ -213,6 +216,7 @@ impl Limit {
             Limit::Shmall => "SHMALL",
             Limit::Semmni => "SEMMNI",
             Limit::Semmns => "SEMMNS",
+            Limit::Semmsl => "SEMMSL",
         }
     }
 }
@@ -431,26 +435,25 @@ impl fmt::Display for SysError {
             } => match limit {
                 Limit::Shmmax => write!(
                     f,
-                    ": a segment of {asked} bytes is larger than kernel.shmmax = {max}"
+                    ": a segment of {asked} bytes asked, kernel.shmmax = {max} bytes"
                 )?,
-                Limit::Shmmni => write!(
-                    f,
-                    ": {in_use} segments exist and kernel.shmmni = {max} allows no more"
-                )?,
+                Limit::Shmmni => write!(f, ": segments in use: {in_use}, kernel.shmmni = {max}")?,
                 Limit::Shmall => write!(
                     f,
-                    ": segments use {in_use} pages, {asked} more would pass \
-                     kernel.shmall = {max} pages"
+                    ": pages in use: {in_use}, asked: {asked}, kernel.shmall = {max} pages"
                 )?,
                 Limit::Semmni => write!(
                     f,
-                    ": {in_use} semaphore sets exist and SEMMNI (kernel.sem, 4th field) = \
-                     {max} allows no more"
+                    ": semaphore sets in use: {in_use}, SEMMNI (kernel.sem, 4th field) = {max}"
                 )?,
                 Limit::Semmns => write!(
                     f,
-                    ": sets hold {in_use} semaphores, {asked} more would pass SEMMNS \
-                     (kernel.sem, 2nd field) = {max}"
+                    ": semaphores in use: {in_use}, asked: {asked}, SEMMNS (kernel.sem, 2nd \
+                     field) = {max}"
+                )?,
+                Limit::Semmsl => write!(
+                    f,
+                    ": semaphores per set asked: {asked}, SEMMSL (kernel.sem, 1st field) = {max}"
                 )?,
             },
         }

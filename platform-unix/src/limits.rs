@@ -1,5 +1,6 @@
 //! Which System V limit a failed create hit: the errno of `shmget`/`semget` alone cannot
-//! tell (`ENOSPC` is `SHMMNI` or `SHMALL`, `SEMMNI` or `SEMMNS`), so right after the
+//! tell (`ENOSPC` is `SHMMNI` or `SHMALL`, `SEMMNI` or `SEMMNS`) nor give the numbers, so
+//! right after the
 //! failure the adapter reads the limits (`/proc/sys/kernel/shm*`, `/proc/sys/kernel/sem`)
 //! and what is in use (`/proc/sysvipc/shm`, `/proc/sysvipc/sem`). All of these show the
 //! calling process's IPC namespace, the one the call failed in.
@@ -75,10 +76,18 @@ fn shm_space(size: u64) -> Option<(Limit, u64, u64, u64)> {
 /// `err` (of `semget` creating a set of `nsems` semaphores) with the limit it hit, when
 /// `/proc` shows it.
 pub(crate) fn diagnose_semget(err: SysError, nsems: u64) -> SysError {
-    if err.call() != Call::SemgetCreate || err.errno() != libc::ENOSPC {
+    if err.call() != Call::SemgetCreate {
         return err;
     }
-    match sem_space(nsems) {
+    let found = match err.errno() {
+        libc::EINVAL => sem_limits()
+            .and_then(|sem| sem.first().copied())
+            .filter(|semmsl| nsems > *semmsl)
+            .map(|semmsl| (Limit::Semmsl, 0, nsems, semmsl)),
+        libc::ENOSPC => sem_space(nsems),
+        _ => None,
+    };
+    match found {
         Some((limit, in_use, asked, max)) => err.with_detail(Detail::Limit {
             limit,
             in_use,
@@ -89,12 +98,16 @@ pub(crate) fn diagnose_semget(err: SysError, nsems: u64) -> SysError {
     }
 }
 
-fn sem_space(nsems: u64) -> Option<(Limit, u64, u64, u64)> {
-    // kernel.sem: SEMMSL SEMMNS SEMOPM SEMMNI
-    let sem: Vec<u64> = read("/proc/sys/kernel/sem")?
+/// `kernel.sem`: SEMMSL SEMMNS SEMOPM SEMMNI.
+fn sem_limits() -> Option<Vec<u64>> {
+    read("/proc/sys/kernel/sem")?
         .split_whitespace()
         .map(|v| v.parse().ok())
-        .collect::<Option<_>>()?;
+        .collect()
+}
+
+fn sem_space(nsems: u64) -> Option<(Limit, u64, u64, u64)> {
+    let sem = sem_limits()?;
     let (&semmns, &semmni) = (sem.get(1)?, sem.get(3)?);
     // column 3 of /proc/sysvipc/sem: the number of semaphores of the set
     let sets = column("sem", 3)?;

@@ -1,5 +1,5 @@
-//! Issue 5 row 13 on the real kernel: exhausting `SHMMNI`, `SHMALL`, `SHMMAX`, `SEMMNI` and
-//! `SEMMNS` is reported with the errno and the limit's name, a failed create leaves nothing
+//! Issue 5 row 13 on the real kernel: exhausting `SHMMNI`, `SHMALL`, `SHMMAX`, `SEMMNI`,
+//! `SEMMNS` and `SEMMSL` is reported with the errno and the limit's name, a failed create leaves nothing
 //! behind, a failed growth leaves the committed version, and the file stays intact and
 //! openable.
 //!
@@ -22,6 +22,7 @@ const KEYS_SHMALL: i32 = 0x5349_A100;
 const KEYS_SHMMAX: i32 = 0x5349_A200;
 const KEYS_SEMMNI: i32 = 0x5349_A300;
 const KEYS_SEMMNS: i32 = 0x5349_A400;
+const KEYS_SEMMSL: i32 = 0x5349_A500;
 
 /// What the child printed: its first line per step (`STEP rest`).
 struct Outcome {
@@ -223,5 +224,20 @@ fn semmns_exhaustion_names_the_limit_and_leaves_no_orphan() {
     };
     o.assert_limit("create2", "SEMMNS", 28);
     assert!(o.step("create2").contains("create counter"));
+    o.assert_intact();
+}
+
+/// `SEMMSL` below one semaphore per set: creating h2 fails with EINVAL naming `SEMMSL`, its
+/// segment is removed, h1 intact.
+#[test]
+fn semmsl_exhaustion_names_the_limit_and_leaves_no_orphan() {
+    let test = "semmsl_exhaustion_names_the_limit_and_leaves_no_orphan";
+    let Some(o) = run(test, KEYS_SEMMSL, "semmsl") else {
+        return;
+    };
+    o.assert_limit("create2", "SEMMSL", 22);
+    assert!(o
+        .step("create2")
+        .contains("SEMMSL (kernel.sem, 1st field) = 0"));
     o.assert_intact();
 }

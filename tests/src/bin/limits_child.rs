@@ -13,6 +13,7 @@
 //! shmmax    create h1, then kernel.shmmax = 256 KiB: grow h1 past it with a shadow
 //! semmni    kernel.sem SEMMNI = 1: create h1, then create h2
 //! semmns    kernel.sem SEMMNS = 1: create h1, then create h2
+//! semmsl    create h1, then kernel.sem SEMMSL = 0: create h2
 //! ```
 //! Every step prints one line `STEP ok`, `STEP err CODE MESSAGE` (a driver error, CFITSIO
 //! code first) or `STEP VALUE`; then `left SEGMENTS SETS` (every object of the namespace),
@@ -160,7 +161,7 @@ fn main() {
     match scenario.as_str() {
         "semmni" => set("sem", "250 32000 32 1"),
         "semmns" => set("sem", "250 1 32 128"),
-        "shmmni" | "shmall" | "shmmax" => {}
+        "shmmni" | "shmall" | "shmmax" | "semmsl" => {}
         other => fail(format!("unknown scenario {other:?}")),
     }
     let mut d = driver_from_env().unwrap_or_else(|e| fail(e));
@@ -170,6 +171,7 @@ fn main() {
         "shmmni" => set("shmmni", &objects("shm").to_string()),
         "shmall" => set("shmall", &shm_pages().to_string()),
         "shmmax" => set("shmmax", &SHMMAX.to_string()),
+        "semmsl" => set("sem", "0 32000 32 128"),
         _ => {}
     }
     println!("limited");
