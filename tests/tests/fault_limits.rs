@@ -23,6 +23,7 @@ const KEYS_SHMMAX: i32 = 0x5349_A200;
 const KEYS_SEMMNI: i32 = 0x5349_A300;
 const KEYS_SEMMNS: i32 = 0x5349_A400;
 const KEYS_SEMMSL: i32 = 0x5349_A500;
+const KEYS_TABLE: i32 = 0x5349_A600;
 
 /// What the child printed: its first line per step (`STEP rest`).
 struct Outcome {
@@ -240,4 +241,19 @@ fn semmsl_exhaustion_names_the_limit_and_leaves_no_orphan() {
         .step("create2")
         .contains("SEMMSL (kernel.sem, 1st field) = 0"));
     o.assert_intact();
+}
+
+/// `SHMMNI` of 0: the driver cannot make its global table and says why, naming `SHMMNI`
+/// (CFITSIO code 156); nothing is left.
+#[test]
+fn shmmni_at_the_global_table_names_the_limit() {
+    let test = "shmmni_at_the_global_table_names_the_limit";
+    let Some(o) = run(test, KEYS_TABLE, "table") else {
+        return;
+    };
+    o.assert_limit("driver", "SHMMNI", 28);
+    let l = o.step("driver");
+    assert!(l.starts_with("err 156 global table"), "{l}");
+    assert!(l.contains("kernel.shmmni = 0"), "{l}");
+    assert_eq!(o.step("objects"), "0 0");
 }

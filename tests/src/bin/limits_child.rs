@@ -14,6 +14,8 @@
 //! semmni    kernel.sem SEMMNI = 1: create h1, then create h2
 //! semmns    kernel.sem SEMMNS = 1: create h1, then create h2
 //! semmsl    create h1, then kernel.sem SEMMSL = 0: create h2
+//! table     kernel.shmmni = 0: make the driver (its global table); prints `driver ...` and
+//!           `objects ...` only
 //! ```
 //! Every step prints one line `STEP ok`, `STEP err CODE MESSAGE` (a driver error, CFITSIO
 //! code first) or `STEP VALUE`; then `left SEGMENTS SETS` (every object of the namespace),
@@ -162,6 +164,15 @@ fn main() {
         "semmni" => set("sem", "250 32000 32 1"),
         "semmns" => set("sem", "250 1 32 128"),
         "shmmni" | "shmall" | "shmmax" | "semmsl" => {}
+        "table" => {
+            set("shmmni", "0");
+            let config = shmfits_unix::Config::from_env().unwrap_or_else(|e| fail(e));
+            let dc = shmfits_core::shm::Config::new(config.key_base, config.slots);
+            let sysv = shmfits_unix::SysV::new(config).unwrap_or_else(|e| fail(e));
+            show("driver", Drv::new(sysv, dc));
+            println!("objects {} {}", objects("shm"), objects("sem"));
+            return;
+        }
         other => fail(format!("unknown scenario {other:?}")),
     }
     let mut d = driver_from_env().unwrap_or_else(|e| fail(e));
