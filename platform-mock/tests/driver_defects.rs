@@ -5,12 +5,12 @@
 mod common;
 
 use common::*;
-use shmfits_core::shm::layout::{RawEntry, ATTR_RESIZE, GRANULE};
+use shmfits_core::shm::layout::{RawEntry, ATTR_RESIZE, FILE_ID, FILE_ID_DELETED, GRANULE};
 use shmfits_core::shm::{
-    code, Error, LockKind, LockRange, Mode, RecoverAction, SharedMem, Wait, WriteMode,
-    MAX_FITS_SIZE,
+    code, CounterId, Error, LockKind, LockRange, Mode, RecoverAction, SegmentId, SharedMem, Step,
+    Wait, WriteMode, MAX_FITS_SIZE,
 };
-use shmfits_mock::CallKind;
+use shmfits_mock::{CallKind, MockKernel};
 
 /// CFITSIO attaches under the exclusive slot lock; simulate its attach step.
 fn cfitsio_attach_would_block(kernel: &shmfits_mock::MockKernel, slot: u32) -> bool {
@@ -427,4 +427,119 @@ fn write_mode_per_handle() {
     let all = read_all(&mut d, "h9");
     assert_eq!(&all[..8], b"shadowed");
     assert_eq!(&all[3000..], b"in place");
+}
+
+/// The id field of the file header of the segment slot `s` names.
+fn file_id(kernel: &MockKernel, s: u32) -> i32 {
+    let e = raw_entry(kernel, s);
+    let seg = kernel.segment_bytes(SegmentId(e.handle)).unwrap();
+    i32::from_ne_bytes(seg[8..12].try_into().unwrap())
+}
+
+#[test]
+fn a_held_deleted_file_carries_the_delete_mark() {
+    // CFITSIO's open checks the file header's id after it got the lock: a deleted file that
+    // readers still hold carries FILE_ID_DELETED so that such an open fails; the readers
+    // (which never look at it again) keep reading, and the last close frees the file.
+    let (kernel, mut d) = setup();
+    make_file(&mut d, "h3", b"doomed");
+    assert_eq!(file_id(&kernel, 3), FILE_ID);
+    let mut r = driver(&kernel);
+    let rh = r.open("h3", Mode::ReadOnly, Wait::No).unwrap();
+    d.delete("h3").unwrap();
+    assert_eq!(file_id(&kernel, 3), FILE_ID_DELETED);
+    assert_eq!(&read_handle(&mut r, rh)[..6], b"doomed");
+    // recover finds nothing to repair in a marked, held, deleted file
+    let mut rec = driver(&kernel);
+    let rep = rec.recover(Some(3)).unwrap();
+    assert_eq!((rep.repaired, rep.removed), (0, 0), "{rep:?}");
+    r.close(rh).unwrap();
+    assert_eq!(raw_entry(&kernel, 3), RawEntry::CLEARED);
+}
+
+#[test]
+fn a_delete_that_died_before_the_mark_is_finished_by_a_close_or_recover() {
+    // The deleter dies between clearing PERSIST and the mark. While readers hold the slot
+    // (recover cannot lock it), the first of them to close makes the mark under its lock;
+    // with nobody locking but someone attached, recover makes it.
+    let (kernel, mut d) = setup();
+    make_file(&mut d, "h3", b"doomed");
+    let mut r1 = driver(&kernel);
+    let mut r2 = driver(&kernel);
+    let h1 = r1.open("h3", Mode::ReadOnly, Wait::No).unwrap();
+    let h2 = r2.open("h3", Mode::ReadOnly, Wait::No).unwrap();
+    let deleter = kernel.spawn();
+    deleter.crash_at_step(Some((Step::AfterMarkDeleted, 1)));
+    let mut dd = D::new(deleter.clone(), config()).unwrap();
+    assert!(dd.delete("h3").is_err(), "killed at the step");
+    drop(dd);
+    assert_eq!(raw_entry(&kernel, 3).attr, ATTR_RESIZE);
+    assert_eq!(file_id(&kernel, 3), FILE_ID, "died before the mark");
+    let mut rec = driver(&kernel);
+    assert_eq!(rec.recover(Some(3)).unwrap().busy, 1);
+    r1.close(h1).unwrap();
+    assert_eq!(file_id(&kernel, 3), FILE_ID_DELETED, "marked by the close");
+    assert_eq!(&read_handle(&mut r2, h2)[..6], b"doomed");
+    r2.close(h2).unwrap();
+    assert_eq!(raw_entry(&kernel, 3), RawEntry::CLEARED);
+
+    make_file(&mut d, "h5", b"doomed too");
+    let deleter = kernel.spawn();
+    deleter.crash_at_step(Some((Step::AfterMarkDeleted, 1)));
+    let attached = kernel.spawn();
+    attached
+        .counter_add(CounterId(raw_entry(&kernel, 5).sem), 1)
+        .unwrap();
+    let mut dd = D::new(deleter.clone(), config()).unwrap();
+    assert!(dd.delete("h5").is_err(), "killed at the step");
+    drop(dd);
+    assert_eq!(file_id(&kernel, 5), FILE_ID, "died before the mark");
+    let rep = rec.recover(Some(5)).unwrap();
+    assert_eq!((rep.repaired, rep.removed), (1, 0), "{rep:?}");
+    assert_eq!(file_id(&kernel, 5), FILE_ID_DELETED, "marked by recover");
+    let rep = rec.recover(Some(5)).unwrap();
+    assert_eq!((rep.healthy, rep.repaired), (1, 0), "{rep:?}");
+    assert!(kernel.kill(attached.pid()));
+    assert_eq!(rec.recover(Some(5)).unwrap().removed, 1);
+    assert_eq!(raw_entry(&kernel, 5), RawEntry::CLEARED);
+}
+
+#[test]
+fn deleting_a_file_attached_but_unlocked_marks_it() {
+    // A process counted on the file but holding no lock (CFITSIO between its attach and its
+    // lock): delete cannot free it, so it marks it; the published version of a shadow
+    // written through a handle that deleted its own file carries the mark as well.
+    let (kernel, mut d) = setup();
+    make_file(&mut d, "h3", b"doomed");
+    let cf = kernel.spawn();
+    let sem = CounterId(raw_entry(&kernel, 3).sem);
+    cf.counter_add(sem, 1).unwrap();
+    d.delete("h3").unwrap();
+    assert_eq!(raw_entry(&kernel, 3).attr, ATTR_RESIZE);
+    assert_eq!(file_id(&kernel, 3), FILE_ID_DELETED);
+    assert!(kernel.kill(cf.pid()));
+    let mut rec = driver(&kernel);
+    let rep = rec.recover(Some(3)).unwrap();
+    assert_eq!(rep.removed, 1, "{rep:?}");
+    assert_eq!(raw_entry(&kernel, 3), RawEntry::CLEARED);
+
+    make_file(&mut d, "h4", b"doomed too");
+    let h = d.open("h4", Mode::ReadOnly, Wait::No).unwrap();
+    d.close(h).unwrap();
+    let mut w = driver_with(&kernel, WriteMode::Shadow);
+    let wh = w.open("h4", Mode::ReadWrite, Wait::No).unwrap();
+    w.write(wh, &pattern(40_000, 4)).unwrap();
+    let published = raw_entry(&kernel, 4).handle;
+    w.delete("h4").unwrap();
+    let cf = kernel.spawn();
+    cf.counter_add(CounterId(raw_entry(&kernel, 4).sem), 1)
+        .unwrap();
+    w.close(wh).unwrap();
+    let e = raw_entry(&kernel, 4);
+    assert_ne!(e.handle, published, "the shadow was published");
+    assert_eq!(e.attr, ATTR_RESIZE);
+    assert_eq!(file_id(&kernel, 4), FILE_ID_DELETED);
+    assert!(kernel.kill(cf.pid()));
+    let rep = rec.recover(Some(4)).unwrap();
+    assert_eq!(rep.removed, 1, "{rep:?}");
 }

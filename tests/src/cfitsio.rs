@@ -336,20 +336,23 @@ impl Cfitsio {
     /// # Errors
     /// As [`Cfitsio::listhdus`].
     pub fn listhdus_env(&self, name: &Path, env: &[(&str, &str)]) -> Result<Listing, String> {
-        let out = Command::new(&self.listhdus)
-            .arg(name)
-            .envs(env.iter().copied())
+        let out = self
+            .listhdus_command(name, env)
             .output()
             .map_err(|e| format!("running listhdus: {e}"))?;
-        let text = String::from_utf8(out.stdout).map_err(|e| format!("listhdus output: {e}"))?;
-        let listing = Listing::parse(&text)?;
-        if out.status.success() != listing.error.is_none() {
-            return Err(format!(
-                "listhdus exit status {} disagrees with its output",
-                out.status
-            ));
-        }
-        Ok(listing)
+        Listing::from_output(out)
+    }
+
+    /// The command [`Cfitsio::listhdus_env`] runs, to start it in the background
+    /// (stdout piped); read its result with [`Listing::from_output`].
+    pub fn listhdus_command(&self, name: &Path, env: &[(&str, &str)]) -> Command {
+        let mut cmd = Command::new(&self.listhdus);
+        cmd.arg(name)
+            .envs(env.iter().copied())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        cmd
     }
 
     /// Runs `fitsverify` on a file.
@@ -473,6 +476,22 @@ fn num<T: std::str::FromStr>(f: Option<&str>, what: &str, line: &str) -> Result<
 }
 
 impl Listing {
+    /// The listing a finished `listhdus` printed.
+    ///
+    /// # Errors
+    /// When its output is not its format or disagrees with its exit status.
+    pub fn from_output(out: std::process::Output) -> Result<Listing, String> {
+        let text = String::from_utf8(out.stdout).map_err(|e| format!("listhdus output: {e}"))?;
+        let listing = Listing::parse(&text)?;
+        if out.status.success() != listing.error.is_none() {
+            return Err(format!(
+                "listhdus exit status {} disagrees with its output",
+                out.status
+            ));
+        }
+        Ok(listing)
+    }
+
     /// Parses `listhdus` output.
     ///
     /// # Errors

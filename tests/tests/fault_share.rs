@@ -3,7 +3,7 @@
 //! lock cycles inside one driver are `Deadlock`, and delete returns at once while readers
 //! hold the file — new opens fail, ours and CFITSIO's, and the last close frees it.
 //!
-//! Key bases 0x5348C800.. (0x100 per test).
+//! Key bases 0x5348C800.. and 0x5349B000 (0x100 per test).
 
 use std::path::Path;
 use std::time::Duration;
@@ -168,9 +168,8 @@ fn delete_returns_at_once_and_the_last_close_frees() {
 /// Rows 6 and 7 with CFITSIO. CFITSIO's open takes the slot's exclusive lock (waiting)
 /// before it looks at anything, so while any reader holds a deleted file a CFITSIO open
 /// waits, and once the last close has freed it, it fails. A CFITSIO reader's own close frees
-/// a file we deleted. The window that stays (documented in the driver's Known limits): a
-/// deleted file whose last holder died is opened by CFITSIO until one of our processes
-/// touches the slot — our open of it fails and frees it, after which CFITSIO's fails too.
+/// a file we deleted. A deleted file whose last holder died is freed by our next open of it
+/// (and CFITSIO's open of it fails: see the test after this one, where CFITSIO comes first).
 #[test]
 fn cfitsio_cannot_open_a_deleted_file_and_its_close_frees_it() {
     let Some(c) = cfitsio::require("cfitsio_cannot_open_a_deleted_file_and_its_close_frees_it")
@@ -252,6 +251,92 @@ fn cfitsio_cannot_open_a_deleted_file_and_its_close_frees_it() {
         env.objects()
     );
     cf_open_fails("after CFITSIO's close");
+    d.shutdown().unwrap();
+    assert!(env.objects().is_empty(), "leaked {:?}", env.objects());
+}
+
+const KEYS_MARK: i32 = 0x5349_B000;
+
+/// Whether `pid` is waiting for a classic `fcntl` lock (a `->` line of `/proc/locks`).
+fn waits_for_lock(pid: u32) -> bool {
+    let locks = std::fs::read_to_string("/proc/locks").unwrap_or_default();
+    let pid = pid.to_string();
+    locks.lines().any(|l| {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        w.get(1) == Some(&"->") && w.get(5) == Some(&pid.as_str())
+    })
+}
+
+/// Row 6, CFITSIO's side: a deleted file that processes hold carries the delete mark in its
+/// file header, which CFITSIO's open checks once it has the slot lock (and its close never
+/// reads). So a CFITSIO open after the last holder *died* fails — and frees the file, since
+/// its failed open runs its close — and a CFITSIO open that waited for our reader (its attach
+/// takes the exclusive lock, as for any held file) fails when the reader closes.
+#[test]
+fn cfitsio_open_of_a_deleted_file_fails_once_it_gets_the_lock() {
+    let Some(c) = cfitsio::require("cfitsio_open_of_a_deleted_file_fails_once_it_gets_the_lock")
+    else {
+        return;
+    };
+    let env = FaultEnv::for_cfitsio(KEYS_MARK, 16);
+    let mut d = env.driver();
+    let envs = env.env();
+    let envs_ref: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let name = Path::new("shmem://h2");
+
+    // 1. the last holder died: CFITSIO comes first, fails, and frees the file
+    create(&mut d, "shmem://h2", 1, 20_000);
+    let mut reader = env.spawn(&["hold", "shmem://h2", "ro"], None);
+    reader.expect("held");
+    d.delete("shmem://h2").unwrap();
+    reader.kill();
+    assert_eq!(
+        env.file_objects(),
+        (1, 1),
+        "nobody freed it yet: {:?}",
+        env.objects()
+    );
+    let l = c.listhdus_env(name, &envs_ref).unwrap();
+    assert!(
+        l.error.is_some(),
+        "CFITSIO opened a deleted file: {}",
+        l.summary()
+    );
+    assert_eq!(
+        env.file_objects(),
+        (0, 0),
+        "CFITSIO's failed open freed it: {:?}",
+        env.objects()
+    );
+
+    // 2. CFITSIO's open waits for our reader, then fails; the file is freed
+    create(&mut d, "shmem://h2", 2, 20_000);
+    let mut reader = env.spawn(&["hold", "shmem://h2", "ro"], None);
+    reader.expect("held");
+    d.delete("shmem://h2").unwrap();
+    let mut cf = Proc::spawn(c.listhdus_command(name, &envs_ref));
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !waits_for_lock(cf.pid()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "CFITSIO's open never waited for the slot lock"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    reader.send("close");
+    reader.expect("closed");
+    let l = cfitsio::Listing::from_output(cf.output()).unwrap();
+    assert!(
+        l.error.is_some(),
+        "CFITSIO opened a deleted file after waiting: {}",
+        l.summary()
+    );
+    assert_eq!(
+        env.file_objects(),
+        (0, 0),
+        "freed by our close or CFITSIO's failed open: {:?}",
+        env.objects()
+    );
     d.shutdown().unwrap();
     assert!(env.objects().is_empty(), "leaked {:?}", env.objects());
 }

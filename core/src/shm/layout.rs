@@ -34,6 +34,16 @@ pub const ATTR_RESIZE: u8 = 4;
 pub const ATTR_PERSIST: u8 = 8;
 /// Value of the file header's id field (`DAL_SHM_SEGHEAD_ID`).
 pub const FILE_ID: i32 = 0x1963_0114;
+/// Value a delete stores in the file header's id field of a file that processes still hold.
+///
+/// CFITSIO's `smem_open` checks this field after it has attached and locked the segment and
+/// fails for any other value than [`FILE_ID`]; its read, write and close never look at it.
+/// So the mark stops a CFITSIO open of a deleted file (which then frees the file, as its
+/// failed open runs CFITSIO's close) while CFITSIO processes that already hold the file keep
+/// reading and closing it. Our opens refuse a deleted file by its attributes already.
+pub const FILE_ID_DELETED: i32 = 0x1963_01DE;
+/// Offset of the file header's id field in a data segment.
+pub const FILE_ID_OFFSET: usize = BLOCK_HEADER_SIZE;
 /// Block header tag for a shared block (`BLOCK_SHARED`).
 pub const BLOCK_SHARED: u8 = 1;
 /// Logical size of a newly created file: file header + one FITS block.
@@ -373,6 +383,13 @@ pub fn check_block_header(h: &BlockHeader, slot: u32) -> Result<(), Corrupt> {
 /// # Errors
 /// [`Corrupt`] for a wrong id or slot.
 pub fn check_file_header(h: &FileHeader, slot: u32) -> Result<(), Corrupt> {
+    if h.id == FILE_ID_DELETED {
+        return Err(Corrupt {
+            slot,
+            what: "file header id (marked deleted, entry not)",
+            value: i64::from(h.id),
+        });
+    }
     if h.id != FILE_ID {
         return Err(Corrupt {
             slot,

@@ -107,6 +107,23 @@ impl Proc {
         v
     }
 
+    /// Close stdin, wait for the child to end and return its status with every stdout line
+    /// it wrote (also those not read yet), as an [`std::process::Output`] (stderr empty).
+    pub fn output(&mut self) -> std::process::Output {
+        let status = self.finish();
+        // The reader thread ends at end of file, which the child's exit brings.
+        let mut text = String::new();
+        for l in self.out.iter() {
+            text.push_str(&l);
+            text.push('\n');
+        }
+        std::process::Output {
+            status,
+            stdout: text.into_bytes(),
+            stderr: Vec::new(),
+        }
+    }
+
     /// What the child wrote to stderr so far.
     pub fn stderr_now(&mut self) -> String {
         while let Ok(l) = self.err.try_recv() {

@@ -3,7 +3,9 @@
 
 use super::{Driver, Handle, Res};
 use crate::shm::error::{lock_error, plat, Error};
-use crate::shm::layout::{EntryState, RawEntry, ATTR_RESIZE};
+use crate::shm::layout::{
+    Entry, EntryState, RawEntry, ATTR_RESIZE, FILE_ID_DELETED, FILE_ID_OFFSET,
+};
 use crate::shm::platform::{ErrorKind, LockKind, LockRange, PlatformError, SharedMem, Wait};
 use crate::shm::state::State;
 use crate::shm::step::Step;
@@ -61,12 +63,19 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
                     .map_err(plat(slot, "read counter"))?;
                 if count.value == 0 {
                     self.destroy(slot, &e)?;
+                } else {
+                    // Attached without the lock: a CFITSIO open between its attach and its
+                    // lock. The mark makes that open fail (and free the file).
+                    self.mark_header_deleted(slot, &e, true)?;
                 }
                 Ok(None)
             } else {
                 // Only the attribute byte: readers hold the slot, nothing else may change.
                 self.write_attr(slot, ATTR_RESIZE)?;
                 self.platform.checkpoint(Step::AfterMarkDeleted);
+                // And the file header's id, which only an open reads: CFITSIO's open waits
+                // for these readers and must then fail, not open a deleted file.
+                self.mark_header_deleted(slot, &e, false)?;
                 let count = self
                     .platform
                     .counter_info(e.sem)
@@ -114,7 +123,42 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
                 x.attr = ATTR_RESIZE;
             }
         }
-        Ok(())
+        // The handle's segment: the published one, or the shadow that close publishes
+        // (publishing a deleted file's shadow marks it too, see `publish`).
+        let l = self.locals.get(index).ok_or(Error::BadHandle)?;
+        match &l.mapping {
+            Some(m) => self.ensure_delete_mark(slot, m),
+            None => Ok(()),
+        }
+    }
+
+    /// Store [`FILE_ID_DELETED`] in the file header of mapping `m` unless it is there. The
+    /// caller holds the slot's lock and the file is deleted.
+    pub(super) fn ensure_delete_mark(&self, slot: u32, m: &P::Mapping) -> Res<(), P> {
+        let mut id = [0u8; 4];
+        self.platform
+            .read(m, FILE_ID_OFFSET, &mut id)
+            .map_err(plat(slot, "read file header"))?;
+        if i32::from_ne_bytes(id) == FILE_ID_DELETED {
+            return Ok(());
+        }
+        self.platform
+            .write(m, FILE_ID_OFFSET, &FILE_ID_DELETED.to_ne_bytes())
+            .map_err(plat(slot, "mark file header deleted"))
+    }
+
+    /// Store [`FILE_ID_DELETED`] in the file header of the segment `e` names (checked as an
+    /// open checks it; `exclusive`: the caller holds the exclusive lock). The caller holds
+    /// the slot's lock and has cleared PERSIST already; if this fails the file is deleted all
+    /// the same and `recover` makes the mark.
+    pub(super) fn mark_header_deleted(&self, slot: u32, e: &Entry, exclusive: bool) -> Res<(), P> {
+        let m = self.attach_checked(slot, e, exclusive)?;
+        let marked = self.ensure_delete_mark(slot, &m);
+        let detached = self
+            .platform
+            .segment_detach(m)
+            .map_err(plat(slot, "detach segment"));
+        marked.and(detached)
     }
 
     fn write_attr(&self, slot: u32, attr: u8) -> Res<(), P> {

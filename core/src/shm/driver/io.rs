@@ -374,6 +374,12 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
         ne.attr = cur.attr;
         ne.sem = cur.sem;
         ne.semkey = cur.semkey;
+        if !ne.persistent() {
+            // Deleted while we held it (delete through this handle): the version that
+            // becomes visible carries the delete mark too (see `FILE_ID_DELETED`).
+            let (m, _, _, _) = self.open_local(h)?;
+            self.ensure_delete_mark(slot, m)?;
+        }
         self.platform.checkpoint(Step::BeforePublish);
         self.write_raw(slot, &RawEntry::used(&ne))?;
         self.platform.checkpoint(Step::AfterPublish);

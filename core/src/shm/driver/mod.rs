@@ -76,7 +76,9 @@
 //! the data is intact and stays.
 //!
 //! ## Close — never waits for other readers
-//! Read-only: counter −1, detach, read the attributes (still under our shared lock), unlock.
+//! Read-only: counter −1, read the attributes (still under our shared lock); if the file is
+//! deleted, make sure its file header carries the delete mark (a deleter that died before
+//! making it left it out); detach; unlock.
 //! If the file is deleted (PERSIST clear) and the counter read 0, try the exclusive lock
 //! *without waiting*; under it re-check that the entry still names the same segment and
 //! counter, that it is still deleted and the counter still 0, and free it. If the try fails,
@@ -87,8 +89,9 @@
 //! and "0". A close of a file that is not deleted reads no counter. A read-only operation never removes a file that is not
 //! deleted (attr exactly `RESIZE`): attributes other than `RESIZE` and `RESIZE|PERSIST` are
 //! reported as corrupt, never acted on.
-//! Read-write: publish a pending shadow, `nprocdebug` set to 0, counter −1, detach; if
-//! deleted and the counter is 0 free it (we still hold the exclusive lock); unlock.
+//! Read-write: publish a pending shadow (with the delete mark if the file was deleted
+//! through this handle), `nprocdebug` set to 0, counter −1, detach; if deleted and the
+//! counter is 0 free it (we still hold the exclusive lock); unlock.
 //!
 //! ## Write, shadow and growth
 //! A read-write handle holds the exclusive lock, so nobody else reads or changes the file
@@ -126,17 +129,28 @@
 //! holder of a shared lock reads except at open (where it makes new opens of ours fail with
 //! [`Error::NotFound`]) and at close (see above); the last close frees the file. With a writer
 //! in it: [`Error::WouldBlock`] (or, if the writer is a handle of this driver, the flag is
-//! cleared through that handle and its close frees the file). A CFITSIO open of a deleted
-//! file waits for the lock while readers hold it and fails once it is freed (see Known
-//! limits for the one window left); a CFITSIO reader's last close frees it as CFITSIO's own
-//! `smem_remove` would.
+//! cleared through that handle and its close frees the file).
+//!
+//! A file that is not freed at once also gets the *delete mark*: its file header's id becomes
+//! [`FILE_ID_DELETED`](crate::shm::layout::FILE_ID_DELETED) (the segment stays otherwise
+//! untouched; holders never read the file header after their open). CFITSIO's `smem_open`
+//! checks that id once it holds the slot lock and fails for any other value than
+//! `DAL_SHM_SEGHEAD_ID`, while its read, write and close never look at it. So a CFITSIO open
+//! of a deleted file fails: at once if nobody holds the slot (and its failed open, which runs
+//! its own close, frees the file when the counter drops to 0), or — because CFITSIO's attach
+//! takes the slot's exclusive lock and waits, as it does for every held file — as soon as the
+//! holders are gone. A CFITSIO reader's last close frees the file as CFITSIO's own
+//! `smem_remove` would. If the deleter dies between clearing PERSIST and the mark, the next
+//! close of a holder (under its lock) or `recover` (for a file attached but not locked)
+//! makes it.
 //!
 //! ## Recover
 //! For every slot whose exclusive lock can be had without waiting (a held lock means someone
 //! alive is using it): a half-cleared entry is cleared; an entry whose segment is gone, or
 //! whose size, block header or keys are impossible, is removed (removing only kernel objects
 //! that match the entry by key and id and are ours); a missing counter is recreated under its
-//! key; a blank or damaged file header is rewritten (data kept); a positive `nprocdebug` is
+//! key; a blank or damaged file header is rewritten (data kept), and a deleted file that is
+//! still attached gets its missing delete mark; a positive `nprocdebug` is
 //! reset to 0 (dead writer, data kept); a deleted file with no process is freed. A healthy
 //! persistent file with no process attached is left alone (CFITSIO's `smem -r` deletes it).
 //! With `None`, orphans are removed too (see create and write above).
@@ -152,16 +166,13 @@
 //!   (value 0) under a key no entry names. `recover(None)` removes it under the lock on all
 //!   slots when the platform implements the optional [`SharedMem::counter_find`]; otherwise
 //!   it stays (harmless: the next create draws another key; it counts against `SEMMNI`).
-//! * CFITSIO does not look at PERSIST on open, but its open takes the slot's exclusive lock
-//!   (waiting) first: while any reader holds a deleted file a CFITSIO open waits, and once
-//!   the last close has freed it the open fails. The one window left is a deleted file whose
-//!   last holder *died*: unlocked, counter 0, not yet freed — a CFITSIO open then succeeds
-//!   until our next open of the slot, `delete` or `recover` frees it. Closing that window by
-//!   unlinking the segment's key at delete was tried and measured (issue 5, row 6): CFITSIO's
-//!   own close of such a file then fails (its `shared_destroy_entry` removes the segment by
-//!   id after the last detach has already destroyed it) and leaves the counter and entry,
-//!   which is worse. Marking the block header was not tried: CFITSIO readers that hold the
-//!   file share that memory. So the wire format keeps the window.
+//! * CFITSIO does not look at PERSIST on open, and its open takes the slot's exclusive lock,
+//!   waiting, before it can see the delete mark: while any process holds a deleted file a
+//!   CFITSIO open of it waits (as it waits for every held file — CFITSIO's own protocol,
+//!   which we cannot change from outside), then fails. Unlinking the segment's key at delete
+//!   instead was tried and rejected (issue 5, row 6): CFITSIO's close runs the same checks as
+//!   its open (`shared_map`), so it then fails and leaves the counter and entry. The block
+//!   header cannot carry the mark either: CFITSIO's close checks it.
 //! * [`Driver::open_finish`] trusts the caller to have taken `pending.kind()` on
 //!   `pending.range()` with `pending.owner()`.
 //!

@@ -459,15 +459,6 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
                 .map_err(plat(slot, "uncount process")),
         );
         self.platform.checkpoint(Step::AfterCounterRelease);
-        let mapping = self.local_mut(h)?.mapping.take();
-        if let Some(m) = mapping {
-            keep(
-                self.platform
-                    .segment_detach(m)
-                    .map_err(plat(slot, "detach segment")),
-            );
-        }
-        keep(self.set_state(h, State::Detached));
         // The attribute is read after our decrement and the counter only when the file is
         // deleted: a delete clears the attribute before it reads the counter, so at least
         // one of us sees both "deleted" and 0 (module docs, Close). A file that is not
@@ -478,6 +469,21 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             }
             _ => false,
         };
+        let mapping = self.local_mut(h)?.mapping.take();
+        if let Some(m) = mapping {
+            if deleted {
+                // Still under our lock: make sure the delete mark is there (a deleter that
+                // died between clearing PERSIST and marking left it out), so that an open
+                // waiting for our lock cannot open the deleted file.
+                keep(self.ensure_delete_mark(slot, &m));
+            }
+            keep(
+                self.platform
+                    .segment_detach(m)
+                    .map_err(plat(slot, "detach segment")),
+            );
+        }
+        keep(self.set_state(h, State::Detached));
         let count = if deleted {
             self.platform
                 .counter_info(entry.sem)

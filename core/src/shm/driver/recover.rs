@@ -7,7 +7,8 @@ use super::{Driver, Res};
 use crate::shm::error::{lock_error, plat, Error};
 use crate::shm::layout::{
     check_against_segment, check_block_header, check_entry, check_file_header, BlockHeader,
-    Corrupt, Entry, EntryState, FileHeader, RawEntry, BLOCK_HEADER_SIZE, FILE_HEADER_SIZE, GRANULE,
+    Corrupt, Entry, EntryState, FileHeader, RawEntry, BLOCK_HEADER_SIZE, FILE_HEADER_SIZE, FILE_ID,
+    FILE_ID_DELETED, GRANULE,
 };
 use crate::shm::platform::{
     CounterId, ErrorKind, LockKind, LockRange, PlatformError, SegmentId, SharedMem, Wait,
@@ -251,7 +252,8 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
         Err(Error::NoKey { slot })
     }
 
-    /// Check the segment an entry names; returns whether its file header had to be rewritten.
+    /// Check the segment an entry names; returns whether its file header had to be rewritten
+    /// (a damaged one, or a deleted file's missing delete mark).
     fn check_segment(&self, slot: u32, e: &Entry) -> Res<bool, P> {
         let corrupt = |what, value: i64| Error::Corrupt(Corrupt { slot, what, value });
         match self.platform.segment_find(e.key) {
@@ -288,10 +290,18 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             let fh = FileHeader::read_from_bytes(&fb[..]).map_err(|_| Error::LogicBug {
                 what: "file header size",
             })?;
-            if check_file_header(&fh, slot).is_ok() {
+            // A deleted file that processes still hold carries the delete mark (so that a
+            // CFITSIO open fails); a delete that died before making it is finished here.
+            let want = if e.persistent() {
+                FILE_ID
+            } else {
+                FILE_ID_DELETED
+            };
+            let mut fixed = FileHeader::new(slot);
+            fixed.id = want;
+            if fh.id == want && check_file_header(&FileHeader { id: FILE_ID, ..fh }, slot).is_ok() {
                 return Ok(false);
             }
-            let mut fixed = FileHeader::new(slot);
             if fh.size > 0 {
                 fixed.size = fh.size;
             }
