@@ -27,6 +27,7 @@ mod error;
 mod file;
 mod file_error;
 mod file_hint;
+mod mirror;
 mod owner;
 #[allow(unsafe_code)]
 mod sys;
