@@ -22,6 +22,13 @@
 //! A descriptor of the same file closed by other code of the process (CFITSIO linked into it,
 //! say) still drops our mirrors: cycles through this process are then not detected until it
 //! takes its next mirror (the slot locks themselves stay correct; waits are as without mirrors).
+//! Kept descriptors are reused for new lock owners ([`take_deferred`]), so their number stays
+//! bounded by what the process had open at once. A descriptor that may still hold a slot lock
+//! (its explicit unlock failed) is closed at once instead: releasing the slot lock matters more
+//! than keeping the mirrors.
+//!
+//! A process made by `fork` (without `exec`) inherits this table but none of the classic
+//! locks: a platform is to be used only in the process that made it.
 //!
 //! Blocking waits (`F_SETLKW`) are never made while holding this module's mutex: the bytes
 //! being waited for are marked busy, and other threads of the process that need a system call
@@ -29,6 +36,7 @@
 //! requests of one process never race to set one byte to different kinds.
 
 use std::os::fd::{BorrowedFd, OwnedFd};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 
 use shmfits_core::shm::{LockKind, LockRange};
@@ -193,6 +201,9 @@ impl File {
 static TABLE: Mutex<Vec<File>> = Mutex::new(Vec::new());
 /// Signalled when a busy byte is no longer busy.
 static WAIT_DONE: Condvar = Condvar::new();
+/// Threads waiting on [`WAIT_DONE`]; changed and read only with [`TABLE`] locked, so that an
+/// uncontended blocking acquire wakes nobody (no `futex` call).
+static WAITERS: AtomicUsize = AtomicUsize::new(0);
 
 fn table() -> MutexGuard<'static, Vec<File>> {
     // Every change of the table is completed before the guard is dropped; a panic in between
@@ -279,9 +290,11 @@ pub(crate) fn acquire(
                     break Err(SysError::new(Call::MirrorSetlk, libc::EAGAIN));
                 }
                 MirrorWait::Block => {
+                    WAITERS.fetch_add(1, Ordering::Relaxed);
                     t = WAIT_DONE
                         .wait(t)
                         .unwrap_or_else(|poisoned| poisoned.into_inner());
+                    WAITERS.fetch_sub(1, Ordering::Relaxed);
                     continue;
                 }
             }
@@ -301,7 +314,9 @@ pub(crate) fn acquire(
                 for b in next..run_end {
                     f.entry(b as u32).busy = false;
                 }
-                WAIT_DONE.notify_all();
+                if WAITERS.load(Ordering::Relaxed) > 0 {
+                    WAIT_DONE.notify_all();
+                }
                 r
             }
         };
@@ -371,6 +386,18 @@ pub(crate) fn close_or_defer(key: FileKey, fd: OwnedFd) -> Result<(), SysError> 
     }
 }
 
+/// A descriptor of `key`'s file whose close was deferred, for reuse (it holds no lock: what
+/// it held was released before it was deferred). Reusing them keeps the number of kept
+/// descriptors at the most the process had open at once, however long mirrors stay held.
+pub(crate) fn take_deferred(key: FileKey) -> Option<OwnedFd> {
+    table().iter_mut().find(|f| f.key == key)?.deferred.pop()
+}
+
+/// Whether any descriptor of any lock file waits to be closed.
+pub(crate) fn any_deferred() -> bool {
+    table().iter().any(|f| !f.deferred.is_empty())
+}
+
 /// The kernel lock this process holds on the mirror of `byte` as recorded here, and the
 /// number of descriptors of the file waiting to be closed.
 #[cfg(test)]
@@ -379,6 +406,16 @@ pub(crate) fn state(key: FileKey, byte: u32) -> (Option<LockKind>, usize) {
     t.iter().find(|f| f.key == key).map_or((None, 0), |f| {
         (f.get(byte).and_then(|b| b.applied), f.deferred.len())
     })
+}
+
+/// Whether a thread waits in `F_SETLKW` to raise the mirror of `byte`.
+#[cfg(test)]
+pub(crate) fn busy(key: FileKey, byte: u32) -> bool {
+    let t = table();
+    t.iter()
+        .find(|f| f.key == key)
+        .and_then(|f| f.get(byte))
+        .is_some_and(|b| b.busy)
 }
 
 #[cfg(test)]

@@ -459,6 +459,28 @@ impl FileStat {
     }
 }
 
+/// `lstat(path)`: what the path itself names (a symlink is not followed).
+pub(crate) fn lstat(path: &Path) -> Result<FileStat, SysError> {
+    let Ok(cpath) = CString::new(path.as_os_str().as_bytes()) else {
+        return Err(SysError::new(Call::Fstat, libc::EINVAL));
+    };
+    let mut st = MaybeUninit::<libc::stat>::zeroed();
+    // SAFETY: `cpath` is a NUL-terminated string and `st` a writable stat, both living across
+    // the call.
+    let rc = unsafe { libc::lstat(cpath.as_ptr(), st.as_mut_ptr()) };
+    if rc < 0 {
+        return Err(last_error(Call::Fstat));
+    }
+    // SAFETY: stat is plain integers, valid when zeroed, and lstat succeeded.
+    let st = unsafe { st.assume_init() };
+    Ok(FileStat {
+        dev: st.st_dev,
+        ino: st.st_ino,
+        uid: st.st_uid,
+        mode: st.st_mode,
+    })
+}
+
 /// `fstat(fd)`.
 pub(crate) fn fstat(fd: BorrowedFd<'_>) -> Result<FileStat, SysError> {
     let mut st = MaybeUninit::<libc::stat>::zeroed();

@@ -177,7 +177,7 @@ impl SysV {
             path: path.clone(),
             error,
         };
-        let fd = open_checked(&path, &config, euid, None).map_err(lock_err)?;
+        let fd = open_or_reuse(&path, &config, euid).map_err(lock_err)?;
         let file = sys::fstat(fd.as_fd()).map_err(lock_err)?;
         Ok(SysV {
             inner: Arc::new(Inner {
@@ -390,6 +390,35 @@ impl SysV {
     }
 }
 
+/// As [`open_checked`], but first, if the process keeps descriptors whose close waits for
+/// its mirror locks, reuse one of the file the path names (`lstat`), checked the same way.
+fn open_or_reuse(path: &Path, config: &Config, euid: u32) -> Result<OwnedFd, SysError> {
+    if mirror::any_deferred() {
+        if let Ok(st) = sys::lstat(path) {
+            let key = FileKey {
+                dev: st.dev,
+                ino: st.ino,
+            };
+            if let Some(fd) = st
+                .is_regular()
+                .then(|| mirror::take_deferred(key))
+                .flatten()
+            {
+                let checked = sys::fstat(fd.as_fd())
+                    .and_then(|live| check_opened(&live, config, euid, Some(&st)));
+                return match checked {
+                    Ok(()) => Ok(fd),
+                    Err(e) => {
+                        let _ = SysV::close_fd(key, fd);
+                        Err(e)
+                    }
+                };
+            }
+        }
+    }
+    open_checked(path, config, euid, None)
+}
+
 /// Open the lock file at `path` and check it; with `same_as`, also that it is that file.
 fn open_checked(
     path: &Path,
@@ -578,12 +607,16 @@ impl Drop for Inner {
         );
         let all = LockRange::all(self.config.slots);
         for entry in owners.map.into_values().chain(owners.spare) {
+            let mut unlocked = Ok(());
             if !entry.held.is_empty() {
-                let _ = sys::ofd_setlk(entry.fd.as_fd(), 0, 0, None, false);
+                unlocked = sys::ofd_setlk(entry.fd.as_fd(), 0, 0, None, false);
                 let _ = release_mirrors(key, &entry, all);
             }
             if let Ok(fd) = Arc::try_unwrap(entry.fd) {
-                let _ = mirror::close_or_defer(key, fd);
+                let _ = match unlocked {
+                    Ok(()) => mirror::close_or_defer(key, fd),
+                    Err(_) => sys::close(fd),
+                };
             }
         }
         if let Some(fd) = self.file_fd.take() {
@@ -699,9 +732,14 @@ impl SharedMem for SysV {
         // file checked in `new` (even if its path was replaced since); without /proc, the
         // path is opened and checked again.
         let spare = self.owners().spare.pop();
-        let entry = match spare {
-            Some(entry) => entry,
-            None => {
+        let deferred = match spare {
+            Some(_) => None,
+            None => mirror::take_deferred(self.file_key()),
+        };
+        let entry = match (spare, deferred) {
+            (Some(entry), _) => entry,
+            (None, Some(fd)) => OwnerEntry::new(fd),
+            (None, None) => {
                 let reopened = match &inner.file_fd {
                     Some(file_fd) => sys::reopen(file_fd.as_fd()),
                     None => Err(SysError::check(Call::LockOwner, Detail::UnknownOwner)),
@@ -767,12 +805,21 @@ impl SharedMem for SysV {
         // description that holds no lock is kept for reuse, with its `Arc` and tables:
         // removed from the map, no one can clone the `Arc` again, so a count of 1 stays 1.
         let mut entry = entry;
+        let mut unlocked = Ok(());
         let mut result = Ok(());
         if !entry.held.is_empty() {
-            result = sys::ofd_setlk(entry.fd.as_fd(), 0, 0, None, false);
+            unlocked = sys::ofd_setlk(entry.fd.as_fd(), 0, 0, None, false);
             let all = LockRange::all(self.inner.config.slots);
-            result = result.and(release_mirrors(self.file_key(), &entry, all));
+            result = release_mirrors(self.file_key(), &entry, all);
             entry.held.clear();
+        }
+        if let Err(e) = unlocked {
+            // It may still hold slot locks: closing releases them (and, while this process
+            // holds mirrors on the file, those too: detection is lost, locking is not).
+            return match Arc::try_unwrap(entry.fd) {
+                Ok(fd) => sys::close(fd).and(Err(e)),
+                Err(_shared) => Err(e),
+            };
         }
         if result.is_ok() && Arc::strong_count(&entry.fd) == 1 {
             let mut owners = self.owners();

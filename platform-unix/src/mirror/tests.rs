@@ -273,3 +273,72 @@ fn sysv_refused_slot_lock_returns_the_mirror() {
     assert_eq!(kernel(&probe, 7), None);
     assert_eq!(state(key, 7), (None, 0));
 }
+
+#[test]
+fn kept_descriptors_are_reused_not_piled_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let b = platform(dir.path());
+    let (key, probe) = probe_of(&b);
+    let held = b.lock_owner_new().unwrap();
+    b.lock(held, LockRange::slot(4), LockKind::Shared, Wait::No)
+        .unwrap();
+    // platforms made and dropped while `held` keeps a mirror on the file, each with more
+    // owners at once than it keeps spare: 11 descriptors at most are open at once
+    for round in 0..20 {
+        let a = platform(dir.path());
+        let owners: Vec<_> = (0..10).map(|_| a.lock_owner_new().unwrap()).collect();
+        for (i, &o) in owners.iter().enumerate() {
+            let slot = LockRange::slot(5 + i as u32);
+            a.lock(o, slot, LockKind::Exclusive, Wait::No).unwrap();
+            a.unlock(o, slot).unwrap();
+        }
+        for o in owners {
+            a.lock_owner_release(o).unwrap();
+        }
+        drop(a);
+        let kept = state(key, 4).1;
+        assert!(kept <= 11, "round {round}: {kept} descriptors kept");
+    }
+    assert_eq!(kernel(&probe, 4), Some(LockKind::Shared));
+    b.lock_owner_release(held).unwrap();
+    assert_eq!(state(key, 4), (None, 0));
+    assert_eq!(kernel(&probe, 4), None);
+}
+
+#[test]
+fn threads_of_one_process_never_race_a_blocked_raise() {
+    let f = lockfile();
+    // "another process" reads byte 6's mirror (an OFD lock of another description)
+    let other = f.another_fd();
+    sys::ofd_setlk_at(other.as_fd(), MIRROR_BASE + 6, 1, Some(LockKind::Shared)).unwrap();
+    let block = |kind| {
+        acquire(
+            f.key,
+            f.fd.as_fd(),
+            LockRange::slot(6),
+            kind,
+            MirrorWait::Block,
+        )
+    };
+    std::thread::scope(|s| {
+        let writer = s.spawn(|| block(LockKind::Exclusive));
+        while !busy(f.key, 6) {
+            std::thread::yield_now();
+        }
+        // a reader of this process needing a system call on the busy byte must not set it
+        // to shared under the writer's feet: without waiting it is refused...
+        let e = f.acquire(6, LockKind::Shared).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::WouldBlock, "{e}");
+        // ...and waiting, it waits for the writer and is then counted on its mirror
+        let reader = s.spawn(|| block(LockKind::Shared));
+        sys::ofd_setlk_at(other.as_fd(), MIRROR_BASE + 6, 1, None).unwrap();
+        writer.join().unwrap().unwrap();
+        reader.join().unwrap().unwrap();
+    });
+    assert_eq!(f.kernel(6), Some(LockKind::Exclusive));
+    f.release(6, LockKind::Exclusive);
+    assert_eq!(f.kernel(6), Some(LockKind::Shared), "the reader is left");
+    f.release(6, LockKind::Shared);
+    assert_eq!(f.kernel(6), None);
+    assert!(!busy(f.key, 6));
+}
