@@ -149,6 +149,8 @@ struct Inner {
 ///   process holds or is taking. While one of its owners waits for an exclusive slot lock that
 ///   another of its owners holds shared (two drivers in one process), other processes' readers
 ///   of that slot wait too.
+/// * The count of mirrors is kept per process: use a platform only in the process that made
+///   it (a child made by `fork` without `exec` inherits the count but not the locks).
 #[derive(Clone, Debug)]
 pub struct SysV {
     inner: Arc<Inner>,
