@@ -49,6 +49,11 @@ pub enum Call {
     FcntlSetlkw,
     /// `fcntl(F_OFD_GETLK)`.
     FcntlGetlk,
+    /// `fcntl(F_SETLK)` of a mirror lock (a classic record lock far beyond the slot bytes that
+    /// lets the kernel see our waits; see [`SysV`](crate::SysV)).
+    MirrorSetlk,
+    /// `fcntl(F_SETLKW)` of a mirror lock (`EDEADLK` here is a lock cycle between processes).
+    MirrorSetlkw,
     /// `close`.
     Close,
     /// The adapter's check of the lock file after `fstat` (no errno).
@@ -82,6 +87,8 @@ impl Call {
             Call::FcntlSetlk => "fcntl(F_OFD_SETLK)",
             Call::FcntlSetlkw => "fcntl(F_OFD_SETLKW)",
             Call::FcntlGetlk => "fcntl(F_OFD_GETLK)",
+            Call::MirrorSetlk => "fcntl(F_SETLK) of a mirror lock",
+            Call::MirrorSetlkw => "fcntl(F_SETLKW) of a mirror lock",
             Call::Close => "close",
             Call::LockFileCheck => "lock file check",
             Call::MappingAccess => "mapping access",
@@ -351,7 +358,11 @@ impl SysError {
                 EMFILE | ENFILE | ENOSPC | EDQUOT => Some(K::LimitReached),
                 _ => None,
             },
-            Call::FcntlSetlk | Call::FcntlSetlkw | Call::FcntlGetlk => match e {
+            Call::FcntlSetlk
+            | Call::FcntlSetlkw
+            | Call::FcntlGetlk
+            | Call::MirrorSetlk
+            | Call::MirrorSetlkw => match e {
                 // F_SETLK reports a conflict as EAGAIN or EACCES.
                 EAGAIN | EACCES => Some(K::WouldBlock),
                 EDEADLK => Some(K::Deadlock),
@@ -494,6 +505,14 @@ mod tests {
         assert_eq!(
             SysError::new(Call::FcntlSetlk, libc::EACCES).kind(),
             ErrorKind::WouldBlock
+        );
+        assert_eq!(
+            SysError::new(Call::MirrorSetlk, libc::EACCES).kind(),
+            ErrorKind::WouldBlock
+        );
+        assert_eq!(
+            SysError::new(Call::MirrorSetlkw, libc::EDEADLK).kind(),
+            ErrorKind::Deadlock
         );
         assert_eq!(
             SysError::new(Call::ShmgetFind, libc::EACCES).kind(),

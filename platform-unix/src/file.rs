@@ -185,8 +185,11 @@ impl Shm {
     ///
     /// # Errors
     /// [`Error::Driver`] with `WouldBlock`, `TimedOut`, `Deadlock` (a handle of this
-    /// [`Shm`] already holds a conflicting lock and `wait` would wait for it), `NotFound`,
-    /// `BadName`, `Corrupt`…
+    /// [`Shm`] already holds a conflicting lock and `wait` would wait for it, or, with
+    /// `Wait::Forever`, the kernel found that waiting would close a lock cycle with other
+    /// processes; see [`SysV`](crate::SysV) for what is and is not detected, including
+    /// possible false reports in multi-threaded processes), `NotFound`, `BadName`,
+    /// `Corrupt`…
     pub fn open_with(&self, name: &str, mode: Mode, wait: Wait) -> Result<ShmFile, Error> {
         let pending = self.with(|d| {
             let slot = d.parse(name)?.slot;

@@ -28,6 +28,7 @@ mod file;
 mod file_error;
 mod file_hint;
 mod limits;
+mod mirror;
 mod owner;
 #[allow(unsafe_code)]
 mod sys;

@@ -466,6 +466,28 @@ impl FileStat {
     }
 }
 
+/// `lstat(path)`: what the path itself names (a symlink is not followed).
+pub(crate) fn lstat(path: &Path) -> Result<FileStat, SysError> {
+    let Ok(cpath) = CString::new(path.as_os_str().as_bytes()) else {
+        return Err(SysError::new(Call::Fstat, libc::EINVAL));
+    };
+    let mut st = MaybeUninit::<libc::stat>::zeroed();
+    // SAFETY: `cpath` is a NUL-terminated string and `st` a writable stat, both living across
+    // the call.
+    let rc = unsafe { libc::lstat(cpath.as_ptr(), st.as_mut_ptr()) };
+    if rc < 0 {
+        return Err(last_error(Call::Fstat));
+    }
+    // SAFETY: stat is plain integers, valid when zeroed, and lstat succeeded.
+    let st = unsafe { st.assume_init() };
+    Ok(FileStat {
+        dev: st.st_dev,
+        ino: st.st_ino,
+        uid: st.st_uid,
+        mode: st.st_mode,
+    })
+}
+
 /// `fstat(fd)`.
 pub(crate) fn fstat(fd: BorrowedFd<'_>) -> Result<FileStat, SysError> {
     let mut st = MaybeUninit::<libc::stat>::zeroed();
@@ -485,8 +507,18 @@ pub(crate) fn fstat(fd: BorrowedFd<'_>) -> Result<FileStat, SysError> {
     })
 }
 
-/// An open-file-description lock request on `start .. start + len`.
-fn flock(start: u32, len: u32, kind: Option<LockKind>) -> libc::flock {
+/// A record lock request on `start .. start + len` (`len` 0: to the end of the file, whatever
+/// it grows to), `l_pid` 0 as `F_OFD_*` requests need.
+fn flock(
+    start: u64,
+    len: u64,
+    kind: Option<LockKind>,
+    call: Call,
+) -> Result<libc::flock, SysError> {
+    let (Ok(l_start), Ok(l_len)) = (libc::off_t::try_from(start), libc::off_t::try_from(len))
+    else {
+        return Err(SysError::new(call, libc::EOVERFLOW));
+    };
     // SAFETY: flock is plain integers (and possibly padding) for which all-zero is valid.
     let mut fl: libc::flock = unsafe { MaybeUninit::zeroed().assume_init() };
     fl.l_type = match kind {
@@ -495,34 +527,23 @@ fn flock(start: u32, len: u32, kind: Option<LockKind>) -> libc::flock {
         None => libc::F_UNLCK,
     } as libc::c_short;
     fl.l_whence = libc::SEEK_SET as libc::c_short;
-    fl.l_start = libc::off_t::from(start);
-    fl.l_len = libc::off_t::from(len);
-    // l_pid must be 0 for F_OFD_* requests.
+    fl.l_start = l_start;
+    fl.l_len = l_len;
     fl.l_pid = 0;
-    fl
+    Ok(fl)
 }
 
-/// `fcntl(fd, F_OFD_SETLK or F_OFD_SETLKW, {kind or F_UNLCK, start, len})`.
-///
-/// Open-file-description locks conflict with classic `fcntl` record locks of other processes
-/// (CFITSIO's) and with locks of other open file descriptions in this process.
-pub(crate) fn ofd_setlk(
+/// `fcntl(fd, cmd, &fl)` for a SETLK-type `cmd`, retried on `EINTR`.
+fn setlk(
     fd: BorrowedFd<'_>,
-    start: u32,
-    len: u32,
-    kind: Option<LockKind>,
-    wait: bool,
+    cmd: libc::c_int,
+    fl: &libc::flock,
+    call: Call,
 ) -> Result<(), SysError> {
-    let fl = flock(start, len, kind);
-    let (cmd, call) = if wait {
-        (libc::F_OFD_SETLKW, Call::FcntlSetlkw)
-    } else {
-        (libc::F_OFD_SETLK, Call::FcntlSetlk)
-    };
     loop {
         // SAFETY: `fd` is a valid open descriptor (borrowed); `fl` is a valid flock that
-        // lives across the call and is only read for SETLK/SETLKW.
-        let rc = unsafe { libc::fcntl(fd.as_raw_fd(), cmd, &fl as *const libc::flock) };
+        // lives across the call and is only read for the SETLK/SETLKW commands passed here.
+        let rc = unsafe { libc::fcntl(fd.as_raw_fd(), cmd, fl as *const libc::flock) };
         if rc == 0 {
             return Ok(());
         }
@@ -533,15 +554,70 @@ pub(crate) fn ofd_setlk(
     }
 }
 
-/// `fcntl(fd, F_OFD_GETLK, {kind, start, len})`: the kind of a lock of another owner (or a
-/// classic lock of another process) that would conflict, or `None` if `kind` could be taken.
-pub(crate) fn ofd_getlk(
+/// `fcntl(fd, F_OFD_SETLK or F_OFD_SETLKW, {kind or F_UNLCK, start, len})` (`len` 0: to the
+/// end of the file).
+///
+/// Open-file-description locks conflict with classic `fcntl` record locks of other processes
+/// (CFITSIO's) and with locks of other open file descriptions in this process.
+pub(crate) fn ofd_setlk(
     fd: BorrowedFd<'_>,
     start: u32,
     len: u32,
+    kind: Option<LockKind>,
+    wait: bool,
+) -> Result<(), SysError> {
+    let (cmd, call) = if wait {
+        (libc::F_OFD_SETLKW, Call::FcntlSetlkw)
+    } else {
+        (libc::F_OFD_SETLK, Call::FcntlSetlk)
+    };
+    let fl = flock(u64::from(start), u64::from(len), kind, call)?;
+    setlk(fd, cmd, &fl, call)
+}
+
+/// `fcntl(fd, F_OFD_SETLK, {kind or F_UNLCK, start, len})` at any offset (tests lock mirror
+/// bytes with it as another process would).
+#[cfg(test)]
+pub(crate) fn ofd_setlk_at(
+    fd: BorrowedFd<'_>,
+    start: u64,
+    len: u64,
+    kind: Option<LockKind>,
+) -> Result<(), SysError> {
+    let fl = flock(start, len, kind, Call::FcntlSetlk)?;
+    setlk(fd, libc::F_OFD_SETLK, &fl, Call::FcntlSetlk)
+}
+
+/// `fcntl(fd, F_SETLK or F_SETLKW, {kind or F_UNLCK, start, len})`: a classic record lock,
+/// owned by this process (not by `fd`'s description) and dropped by the kernel when the
+/// process closes any descriptor of the file. `F_SETLKW` fails with `EDEADLK` when waiting
+/// would close a cycle of waiting processes (which `F_OFD_SETLKW` never reports).
+pub(crate) fn posix_setlk(
+    fd: BorrowedFd<'_>,
+    start: u64,
+    len: u64,
+    kind: Option<LockKind>,
+    wait: bool,
+) -> Result<(), SysError> {
+    let (cmd, call) = if wait {
+        (libc::F_SETLKW, Call::MirrorSetlkw)
+    } else {
+        (libc::F_SETLK, Call::MirrorSetlk)
+    };
+    let fl = flock(start, len, kind, call)?;
+    setlk(fd, cmd, &fl, call)
+}
+
+/// `fcntl(fd, F_OFD_GETLK, {kind, start, len})`: the kind of a lock of another owner (or a
+/// classic lock of any process, this one included) that would conflict, or `None` if `kind`
+/// could be taken.
+pub(crate) fn ofd_getlk(
+    fd: BorrowedFd<'_>,
+    start: u64,
+    len: u64,
     kind: LockKind,
 ) -> Result<Option<LockKind>, SysError> {
-    let mut fl = flock(start, len, Some(kind));
+    let mut fl = flock(start, len, Some(kind), Call::FcntlGetlk)?;
     // SAFETY: `fd` is a valid open descriptor (borrowed); `fl` is a valid, writable flock
     // that lives across the call; the kernel overwrites it with the conflicting lock.
     let rc = unsafe {

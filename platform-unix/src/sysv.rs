@@ -27,6 +27,7 @@ use shmfits_core::shm::{
 use crate::config::{Config, ConfigError, ExpectedOwner};
 use crate::error::{Call, Detail, LockFileProblem, SysError};
 use crate::limits;
+use crate::mirror::{self, FileKey, MirrorWait};
 use crate::owner::OwnerEntry;
 use crate::sys::{self, FileStat, SysMapping};
 use crate::test_hook::StopAt;
@@ -107,8 +108,9 @@ struct Inner {
     config: Config,
     path: PathBuf,
     file: FileStat,
-    /// The checked lock file, kept open: owners are new open file descriptions of it.
-    file_fd: OwnedFd,
+    /// The checked lock file, kept open: owners are new open file descriptions of it. Taken
+    /// out only by `Drop` (its close may have to wait for the process's mirror locks).
+    file_fd: Option<OwnedFd>,
     euid: u32,
     owners: Mutex<Owners>,
     stop_at: Option<StopAt>,
@@ -118,6 +120,38 @@ struct Inner {
 /// `SEM_UNDO`) and slot locks (`F_OFD_*` locks on the lock file).
 ///
 /// Cheap to clone (an `Arc` inside); `Send + Sync`.
+///
+/// # Lock cycles between processes
+///
+/// The slot locks are open-file-description locks on bytes `0..M` of the lock file (what
+/// CFITSIO sees: its classic locks on the same bytes conflict with them). Linux does not
+/// check waits for OFD locks for deadlock, so every slot lock is *mirrored*: first a classic
+/// `fcntl` lock of the same kind is taken on byte `2^40 + i` of the same file, with the same
+/// wait form (`Wait::Forever`: `F_SETLKW`), then the slot lock; unlocking releases the slot
+/// lock, then the mirror. When two of our processes each hold a slot and wait for the other's,
+/// the kernel refuses the wait that would close the cycle with `EDEADLK`, which
+/// [`SharedMem::lock`] reports as [`ErrorKind::Deadlock`] (the driver's `Error::Deadlock`), and
+/// the other wait completes once that side gives up its slot.
+///
+/// What is and is not detected:
+/// * Cycles among processes using shmfits (any number, up to the kernel's depth of 10) whose
+///   waits are `Wait::Forever`. The timeout and non-blocking forms never hang anyway.
+/// * Not cycles through a CFITSIO process: it takes no mirrors. Use the timeout form there.
+/// * The kernel's detector works per process (classic locks belong to the process), so in a
+///   multi-threaded process it can report a cycle that another thread would have broken, and
+///   one lock cycle can be reported to a different thread than the one closing it (`fcntl(2)`:
+///   the detection "can yield both false negatives and false positives").
+/// * Classic locks vanish when the process closes *any* descriptor of the file. This platform
+///   keeps its own descriptors of the lock file open while the process holds mirrors on it
+///   (closing them later), but if other code of the process closes a descriptor of the same
+///   file (CFITSIO linked into it, say), the process's mirrors are gone: cycles through it are
+///   then not detected (the slot locks stay correct) until it takes new mirrors.
+/// * Mirrors of one process are one lock per byte, at the strongest kind any owner of the
+///   process holds or is taking. While one of its owners waits for an exclusive slot lock that
+///   another of its owners holds shared (two drivers in one process), other processes' readers
+///   of that slot wait too.
+/// * The count of mirrors is kept per process: use a platform only in the process that made
+///   it (a child made by `fork` without `exec` inherits the count but not the locks).
 #[derive(Clone, Debug)]
 pub struct SysV {
     inner: Arc<Inner>,
@@ -146,14 +180,14 @@ impl SysV {
             path: path.clone(),
             error,
         };
-        let fd = open_checked(&path, &config, euid, None).map_err(lock_err)?;
+        let fd = open_or_reuse(&path, &config, euid).map_err(lock_err)?;
         let file = sys::fstat(fd.as_fd()).map_err(lock_err)?;
         Ok(SysV {
             inner: Arc::new(Inner {
                 config,
                 path,
                 file,
-                file_fd: fd,
+                file_fd: Some(fd),
                 euid,
                 owners: Mutex::new(Owners::default()),
                 stop_at: StopAt::from_env(),
@@ -195,7 +229,16 @@ impl SysV {
     ) -> Result<Option<LockKind>, SysError> {
         self.check_range(range)?;
         let fd = self.owner_fd(owner)?;
-        sys::ofd_getlk(fd.as_fd(), range.start, range.len, kind)
+        let probed = sys::ofd_getlk(
+            fd.as_fd(),
+            u64::from(range.start),
+            u64::from(range.len),
+            kind,
+        );
+        if let Ok(fd) = Arc::try_unwrap(fd) {
+            let _ = Self::close_fd(self.file_key(), fd);
+        }
+        probed
     }
 
     /// The owner of this platform that holds an exclusive lock on every byte of `range`, if
@@ -282,7 +325,47 @@ impl SysV {
         Ok(())
     }
 
-    /// Poll `F_OFD_SETLK` until granted or `timeout` has passed.
+    /// The lock file's identity, for the process-wide table of mirror locks.
+    fn file_key(&self) -> FileKey {
+        FileKey {
+            dev: self.inner.file.dev,
+            ino: self.inner.file.ino,
+        }
+    }
+
+    /// Take the mirror, then the slot lock, both waiting (`wait`) or not; if the slot lock
+    /// fails, the mirror is returned to what it was.
+    fn lock_mirrored(
+        &self,
+        fd: &OwnedFd,
+        range: LockRange,
+        kind: LockKind,
+        wait: bool,
+    ) -> Result<(), SysError> {
+        let key = self.file_key();
+        let mirror_wait = if wait {
+            MirrorWait::Block
+        } else {
+            MirrorWait::Try
+        };
+        mirror::acquire(key, fd.as_fd(), range, kind, mirror_wait)?;
+        match sys::ofd_setlk(fd.as_fd(), range.start, range.len, Some(kind), wait) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                let _ = mirror::release(key, fd.as_fd(), range, kind);
+                Err(e)
+            }
+        }
+    }
+
+    /// Close a lock-file descriptor of `key`'s file, or keep it while the process holds
+    /// mirror locks on that file (see [`mirror::close_or_defer`]).
+    fn close_fd(key: FileKey, fd: OwnedFd) -> Result<(), SysError> {
+        mirror::close_or_defer(key, fd)
+    }
+
+    /// Poll the mirror and the slot lock without waiting until both are granted or `timeout`
+    /// has passed.
     fn lock_polling(
         &self,
         fd: &OwnedFd,
@@ -293,7 +376,7 @@ impl SysV {
         let start = Instant::now();
         let mut sleep = POLL_FIRST;
         loop {
-            match sys::ofd_setlk(fd.as_fd(), range.start, range.len, Some(kind), false) {
+            match self.lock_mirrored(fd, range, kind, false) {
                 Ok(()) => return Ok(()),
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
                     let waited = start.elapsed();
@@ -308,6 +391,35 @@ impl SysV {
             }
         }
     }
+}
+
+/// As [`open_checked`], but first, if the process keeps descriptors whose close waits for
+/// its mirror locks, reuse one of the file the path names (`lstat`), checked the same way.
+fn open_or_reuse(path: &Path, config: &Config, euid: u32) -> Result<OwnedFd, SysError> {
+    if mirror::any_deferred() {
+        if let Ok(st) = sys::lstat(path) {
+            let key = FileKey {
+                dev: st.dev,
+                ino: st.ino,
+            };
+            if let Some(fd) = st
+                .is_regular()
+                .then(|| mirror::take_deferred(key))
+                .flatten()
+            {
+                let checked = sys::fstat(fd.as_fd())
+                    .and_then(|live| check_opened(&live, config, euid, Some(&st)));
+                return match checked {
+                    Ok(()) => Ok(fd),
+                    Err(e) => {
+                        let _ = SysV::close_fd(key, fd);
+                        Err(e)
+                    }
+                };
+            }
+        }
+    }
+    open_checked(path, config, euid, None)
 }
 
 /// Open the lock file at `path` and check it; with `same_as`, also that it is that file.
@@ -329,6 +441,27 @@ fn open_checked(
         Err(e) => return Err(e),
     };
     let st = sys::fstat(fd.as_fd())?;
+    match check_opened(&st, config, euid, same_as) {
+        Ok(()) => Ok(fd),
+        Err(e) => {
+            // this process may hold mirror locks on this very file
+            let key = FileKey {
+                dev: st.dev,
+                ino: st.ino,
+            };
+            let _ = SysV::close_fd(key, fd);
+            Err(e)
+        }
+    }
+}
+
+/// Check an opened lock file's `fstat`: regular, expected owner, permissions, identity.
+fn check_opened(
+    st: &FileStat,
+    config: &Config,
+    euid: u32,
+    same_as: Option<&FileStat>,
+) -> Result<(), SysError> {
     let problem = |problem| {
         SysError::check(
             Call::LockFileCheck,
@@ -358,7 +491,45 @@ fn open_checked(
             return Err(problem(LockFileProblem::Replaced));
         }
     }
-    Ok(fd)
+    Ok(())
+}
+
+/// Release the mirrors of what `entry` holds on `range` (after its slot locks there were
+/// released or replaced), one call per run of bytes held with the same kind.
+fn release_mirrors(key: FileKey, entry: &OwnerEntry, range: LockRange) -> Result<(), SysError> {
+    let fd = entry.fd.as_fd();
+    let end = u64::from(range.start) + u64::from(range.len);
+    let mut result = Ok(());
+    let mut run: Option<(LockRange, LockKind)> = None;
+    let held = entry
+        .held
+        .iter()
+        .filter(|&&(b, _)| b >= range.start && u64::from(b) < end);
+    for &(byte, kind) in held {
+        match &mut run {
+            Some((r, k))
+                if *k == kind && u64::from(r.start) + u64::from(r.len) == u64::from(byte) =>
+            {
+                r.len += 1;
+            }
+            _ => {
+                if let Some((r, k)) = run.take() {
+                    result = result.and(mirror::release(key, fd, r, k));
+                }
+                run = Some((
+                    LockRange {
+                        start: byte,
+                        len: 1,
+                    },
+                    kind,
+                ));
+            }
+        }
+    }
+    if let Some((r, k)) = run {
+        result = result.and(mirror::release(key, fd, r, k));
+    }
+    result
 }
 
 fn check_key(key: Key) -> Result<(), SysError> {
@@ -419,6 +590,40 @@ impl Drop for LockPin {
         let mut owners = self.sysv.owners();
         if let Some(entry) = owners.map.get_mut(&self.owner.0) {
             entry.unpin(self.range);
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // Every descriptor of the lock file is closed through the mirror table: while this
+        // process holds mirror locks on the file (through another `SysV`), a close would
+        // drop them. Owners never released give up their locks explicitly first.
+        let key = FileKey {
+            dev: self.file.dev,
+            ino: self.file.ino,
+        };
+        let owners = std::mem::take(
+            self.owners
+                .get_mut()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()),
+        );
+        let all = LockRange::all(self.config.slots);
+        for entry in owners.map.into_values().chain(owners.spare) {
+            let mut unlocked = Ok(());
+            if !entry.held.is_empty() {
+                unlocked = sys::ofd_setlk(entry.fd.as_fd(), 0, 0, None, false);
+                let _ = release_mirrors(key, &entry, all);
+            }
+            if let Ok(fd) = Arc::try_unwrap(entry.fd) {
+                let _ = match unlocked {
+                    Ok(()) => mirror::close_or_defer(key, fd),
+                    Err(_) => sys::close(fd),
+                };
+            }
+        }
+        if let Some(fd) = self.file_fd.take() {
+            let _ = mirror::close_or_defer(key, fd);
         }
     }
 }
@@ -534,25 +739,49 @@ impl SharedMem for SysV {
         // file checked in `new` (even if its path was replaced since); without /proc, the
         // path is opened and checked again.
         let spare = self.owners().spare.pop();
-        let entry = match spare {
-            Some(entry) => entry,
-            None => OwnerEntry::new(match sys::reopen(inner.file_fd.as_fd()) {
-                Ok(fd) => {
-                    let st = sys::fstat(fd.as_fd())?;
-                    if (st.dev, st.ino) != (inner.file.dev, inner.file.ino) {
-                        return Err(SysError::check(
-                            Call::LockFileCheck,
-                            Detail::LockFile {
-                                problem: LockFileProblem::Replaced,
-                                uid: st.uid,
-                                mode: st.mode & 0o7777,
-                            },
-                        ));
+        let deferred = match spare {
+            Some(_) => None,
+            None => mirror::take_deferred(self.file_key()),
+        };
+        let entry = match (spare, deferred) {
+            (Some(entry), _) => entry,
+            (None, Some(fd)) => OwnerEntry::new(fd),
+            (None, None) => {
+                let reopened = match &inner.file_fd {
+                    Some(file_fd) => sys::reopen(file_fd.as_fd()),
+                    None => Err(SysError::check(Call::LockOwner, Detail::UnknownOwner)),
+                };
+                OwnerEntry::new(match reopened {
+                    Ok(fd) => {
+                        let st = match sys::fstat(fd.as_fd()) {
+                            Ok(st) => st,
+                            Err(e) => {
+                                let _ = Self::close_fd(self.file_key(), fd);
+                                return Err(e);
+                            }
+                        };
+                        if (st.dev, st.ino) != (inner.file.dev, inner.file.ino) {
+                            let key = FileKey {
+                                dev: st.dev,
+                                ino: st.ino,
+                            };
+                            let _ = Self::close_fd(key, fd);
+                            return Err(SysError::check(
+                                Call::LockFileCheck,
+                                Detail::LockFile {
+                                    problem: LockFileProblem::Replaced,
+                                    uid: st.uid,
+                                    mode: st.mode & 0o7777,
+                                },
+                            ));
+                        }
+                        fd
                     }
-                    fd
-                }
-                Err(_) => open_checked(&inner.path, &inner.config, inner.euid, Some(&inner.file))?,
-            }),
+                    Err(_) => {
+                        open_checked(&inner.path, &inner.config, inner.euid, Some(&inner.file))?
+                    }
+                })
+            }
         };
         let mut owners = self.owners();
         let id = owners.next;
@@ -576,14 +805,30 @@ impl SharedMem for SysV {
                 .remove(&owner.0)
                 .ok_or(SysError::check(Call::LockOwner, Detail::UnknownOwner))?
         };
-        // Closing the only descriptor of the open file description releases its locks. If
-        // another thread is inside a lock call with this owner right now, the descriptor is
-        // closed when that call returns. A description that holds no lock (every lock call
-        // recorded in `held` succeeded, every unlock removed its bytes) is kept for reuse,
-        // with its `Arc` and tables: removed from the map, no one can clone the `Arc` again,
-        // so a count of 1 stays 1.
+        // What the owner still holds is released explicitly (its descriptor's close may be
+        // deferred while the process holds mirror locks, see `mirror`): the slot locks of its
+        // open file description, then its mirrors. If another thread is inside a lock call
+        // with this owner right now, that call finds the owner gone and undoes its lock. A
+        // description that holds no lock is kept for reuse, with its `Arc` and tables:
+        // removed from the map, no one can clone the `Arc` again, so a count of 1 stays 1.
         let mut entry = entry;
-        if entry.held.is_empty() && Arc::strong_count(&entry.fd) == 1 {
+        let mut unlocked = Ok(());
+        let mut result = Ok(());
+        if !entry.held.is_empty() {
+            unlocked = sys::ofd_setlk(entry.fd.as_fd(), 0, 0, None, false);
+            let all = LockRange::all(self.inner.config.slots);
+            result = release_mirrors(self.file_key(), &entry, all);
+            entry.held.clear();
+        }
+        if let Err(e) = unlocked {
+            // It may still hold slot locks: closing releases them (and, while this process
+            // holds mirrors on the file, those too: detection is lost, locking is not).
+            return match Arc::try_unwrap(entry.fd) {
+                Ok(fd) => sys::close(fd).and(Err(e)),
+                Err(_shared) => Err(e),
+            };
+        }
+        if result.is_ok() && Arc::strong_count(&entry.fd) == 1 {
             let mut owners = self.owners();
             if owners.spare.len() < SPARE_OWNERS {
                 entry.pins.clear();
@@ -598,8 +843,8 @@ impl SharedMem for SysV {
             }
         }
         match Arc::try_unwrap(entry.fd) {
-            Ok(fd) => sys::close(fd),
-            Err(_shared) => Ok(()),
+            Ok(fd) => result.and(Self::close_fd(self.file_key(), fd)),
+            Err(_shared) => result,
         }
     }
 
@@ -612,15 +857,28 @@ impl SharedMem for SysV {
     ) -> Result<(), SysError> {
         self.check_range(range)?;
         let fd = self.owner_fd(owner)?;
-        match wait {
-            Wait::No => sys::ofd_setlk(fd.as_fd(), range.start, range.len, Some(kind), false)?,
-            Wait::Forever => sys::ofd_setlk(fd.as_fd(), range.start, range.len, Some(kind), true)?,
-            Wait::Timeout(timeout) => self.lock_polling(&fd, range, kind, timeout)?,
+        let result = match wait {
+            Wait::No => self.lock_mirrored(&fd, range, kind, false),
+            Wait::Forever => self.lock_mirrored(&fd, range, kind, true),
+            Wait::Timeout(timeout) => self.lock_polling(&fd, range, kind, timeout),
+        };
+        if result.is_ok() {
+            let mut owners = self.owners();
+            if let Some(entry) = owners.map.get_mut(&owner.0) {
+                // a conversion: the mirrors of the kinds held before are counted once less
+                let _ = release_mirrors(self.file_key(), entry, range);
+                entry.set_held(range, kind);
+            } else {
+                // released while we waited: nobody will unlock this
+                let _ = sys::ofd_setlk(fd.as_fd(), range.start, range.len, None, false);
+                let _ = mirror::release(self.file_key(), fd.as_fd(), range, kind);
+            }
         }
-        if let Some(entry) = self.owners().map.get_mut(&owner.0) {
-            entry.set_held(range, kind);
+        // The last reference of a released owner's descriptor: its close may be deferred.
+        if let Ok(fd) = Arc::try_unwrap(fd) {
+            let _ = Self::close_fd(self.file_key(), fd);
         }
-        Ok(())
+        result
     }
 
     fn unlock(&self, owner: LockOwner, range: LockRange) -> Result<(), SysError> {
@@ -634,10 +892,11 @@ impl SharedMem for SysV {
             return Err(SysError::check(Call::LockOwner, Detail::Pinned { byte }));
         }
         // Held under the table lock so that no pin can be taken on a byte being unlocked;
-        // F_UNLCK never waits.
+        // F_UNLCK never waits. The slot lock goes first, then its mirror.
         sys::ofd_setlk(entry.fd.as_fd(), range.start, range.len, None, false)?;
+        let mirrors = release_mirrors(self.file_key(), entry, range);
         entry.clear_held(range);
-        Ok(())
+        mirrors
     }
 
     fn current_uid(&self) -> u32 {

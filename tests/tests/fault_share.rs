@@ -1,11 +1,14 @@
 //! Issue 5 rows 5 and 6 on the real kernel: readers share (even with a stopped reader in the
 //! slot), opens that would wait have non-blocking and timeout forms with distinct errors,
-//! lock cycles inside one driver are `Deadlock`, and delete returns at once while readers
-//! hold the file — new opens fail, ours and CFITSIO's, and the last close frees it.
+//! lock cycles inside one driver and between processes are `Deadlock`, and delete returns at
+//! once while readers hold the file — new opens fail, ours and CFITSIO's, and the last close
+//! frees it.
 //!
-//! Key bases 0x5348C800.. and 0x5349B000 (0x100 per test).
+//! Key bases 0x5348C800.., 0x53499000 and 0x5349B000 (0x100 per test).
 
 use std::path::Path;
+use std::process::Command;
+use std::sync::mpsc;
 use std::time::Duration;
 
 use shmfits_core::shm::{Error, Mode, Wait};
@@ -18,6 +21,8 @@ const KEYS_SHARE: i32 = 0x5348_C800;
 const KEYS_DELETE: i32 = 0x5348_C900;
 const KEYS_CFITSIO: i32 = 0x5348_CA00;
 const KEYS_CYCLE: i32 = 0x5348_CB00;
+const KEYS_DEADLOCK: i32 = 0x5349_9000;
+const KEYS_MARK: i32 = 0x5349_B000;
 
 fn create(d: &mut Drv, name: &str, version: u64, len: usize) {
     let h = d.create(name).unwrap();
@@ -76,10 +81,9 @@ fn readers_share_and_blocked_opens_say_why() {
     assert!(env.objects().is_empty(), "leaked {:?}", env.objects());
 }
 
-/// Row 5 across processes: two processes each holding one file read-only and asking for the
-/// other read-write with a timeout both get `TimedOut` (Linux does not detect deadlocks
-/// between open-file-description locks, so across processes the timeout form is the
-/// answer), and neither hangs.
+/// Row 5 across processes, timeout form: two processes each holding one file read-only and
+/// asking for the other read-write with a timeout both get `TimedOut` (timed waits poll, so
+/// the kernel's deadlock detector never sees them), and neither hangs.
 #[test]
 fn cross_process_lock_cycle_times_out() {
     let env = FaultEnv::new(KEYS_CYCLE, 16);
@@ -103,6 +107,65 @@ fn cross_process_lock_cycle_times_out() {
     assert!(answer.contains("timed out"), "{answer}");
     assert!(other.finish().success());
     d.close(h1).unwrap();
+    d.delete("shmem://h1").unwrap();
+    d.delete("shmem://h2").unwrap();
+    d.shutdown().unwrap();
+    assert!(env.objects().is_empty(), "leaked {:?}", env.objects());
+}
+
+/// Row 5 across processes, waiting form: this process holds h1 and the child h2 (read-only),
+/// then each asks for the other's file read-write with `Wait::Forever`. The wait that closes
+/// the cycle (the kernel decides which, through the mirror locks) fails with
+/// `Deadlock { slot }`; that side closes its file, and the other side's open completes.
+/// A watchdog kills the child if the cycle hangs.
+#[test]
+fn cross_process_lock_cycle_reports_deadlock() {
+    let env = FaultEnv::new(KEYS_DEADLOCK, 16);
+    let mut d = env.driver();
+    create(&mut d, "shmem://h1", 1, 100);
+    create(&mut d, "shmem://h2", 2, 100);
+    let mut other = env.spawn(&["cycle", "shmem://h2", "shmem://h1", "forever"], None);
+    other.expect("held");
+    let h1 = d.open("shmem://h1", Mode::ReadOnly, Wait::No).unwrap();
+
+    let (done, watch) = mpsc::channel::<()>();
+    let pid = other.pid().to_string();
+    let watchdog = std::thread::spawn(move || {
+        let hung =
+            watch.recv_timeout(Duration::from_secs(30)) == Err(mpsc::RecvTimeoutError::Timeout);
+        if hung {
+            // our own child, by its pid: its death releases its locks and ends our wait
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+        }
+        hung
+    });
+    other.send("go");
+    let ours = d.open("shmem://h2", Mode::ReadWrite, Wait::Forever);
+    let _ = done.send(());
+    let hung = watchdog.join().unwrap();
+    assert!(
+        !hung,
+        "the lock cycle hung for 30 s (child killed); ours: {ours:?}"
+    );
+
+    match ours {
+        Err(Error::Deadlock { slot: 2 }) => {
+            // we closed the cycle: give up h1, the child's wait completes
+            d.close(h1).unwrap();
+            let answer = other.line();
+            assert_eq!(answer, "got it", "the child after our Deadlock");
+        }
+        Ok(h2) => {
+            // the child closed the cycle: it got Deadlock for h1 and closed h2
+            let answer = other.line();
+            assert_eq!(answer, "deadlock 1", "the child's answer");
+            assert_eq!(other.line(), "closed");
+            d.close(h2).unwrap();
+            d.close(h1).unwrap();
+        }
+        r => panic!("our side of the cycle: {r:?}"),
+    }
+    assert!(other.finish().success(), "{}", other.stderr_now());
     d.delete("shmem://h1").unwrap();
     d.delete("shmem://h2").unwrap();
     d.shutdown().unwrap();
@@ -254,8 +317,6 @@ fn cfitsio_cannot_open_a_deleted_file_and_its_close_frees_it() {
     d.shutdown().unwrap();
     assert!(env.objects().is_empty(), "leaked {:?}", env.objects());
 }
-
-const KEYS_MARK: i32 = 0x5349_B000;
 
 /// Whether `pid` is waiting for a classic `fcntl` lock (a `->` line of `/proc/locks`).
 fn waits_for_lock(pid: u32) -> bool {

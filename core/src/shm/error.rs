@@ -61,7 +61,11 @@ pub enum Error<E: PlatformError> {
         slot: u32,
     },
     /// Waiting for the slot lock would deadlock (reported by the kernel, or because this
-    /// driver already holds a conflicting lock on the slot).
+    /// driver already holds a conflicting lock on the slot). A kernel report is the
+    /// platform's: on Linux (`shmfits-unix`) it covers cycles between processes that wait
+    /// with [`Wait::Forever`](crate::shm::Wait::Forever), and its detector, which works per
+    /// process, can report a cycle in a multi-threaded process that another thread would
+    /// have broken.
     Deadlock {
         /// The slot concerned.
         slot: u32,

@@ -9,8 +9,10 @@
 //! read NAME                               open read-only, read, verify: "ok V" or "torn MSG"
 //! hold NAME ro|rw                         open without waiting, print "held", then on stdin
 //!                                         "close" closes ("closed"), "exit" exits without close
-//! cycle A B                               hold A read-only, on a stdin line ask for B read-write
-//!                                         (300 ms timeout): "refused MSG" or "got it"
+//! cycle A B [forever]                     hold A read-only, on a stdin line ask for B read-write
+//!                                         (300 ms timeout, or waiting forever): "refused MSG",
+//!                                         "deadlock SLOT" (then A is closed: "closed") or
+//!                                         "got it"
 //! exitnoclose NAME VERSION LEN            open read-write, write the version, exit without close
 //! badwrite NAME                           open read-write, write past the format's limit, exit
 //! delete NAME                             delete, print "deleted"
@@ -137,19 +139,31 @@ fn main() {
             }
         }
         "cycle" => {
-            // hold A read-only; on "go", ask for B read-write with a 300 ms timeout
+            // hold A read-only; on "go", ask for B read-write with a 300 ms timeout (or
+            // waiting forever)
             let (a, b): (String, String) = (arg(&args, 2), arg(&args, 3));
+            let wait = if args.get(4).map(String::as_str) == Some("forever") {
+                Wait::Forever
+            } else {
+                Wait::Timeout(Duration::from_millis(300))
+            };
             let h = d
                 .open(&a, Mode::ReadOnly, Wait::No)
                 .unwrap_or_else(|e| fail(e));
             println!("held");
             let _ = stdin_command();
-            match d.open(
-                &b,
-                Mode::ReadWrite,
-                Wait::Timeout(Duration::from_millis(300)),
-            ) {
-                Ok(_) => println!("got it"),
+            match d.open(&b, Mode::ReadWrite, wait) {
+                Ok(hb) => {
+                    println!("got it");
+                    d.close(hb).unwrap_or_else(|e| fail(e));
+                }
+                Err(shmfits_core::shm::Error::Deadlock { slot }) => {
+                    println!("deadlock {slot}");
+                    // giving up A lets the other side's wait complete
+                    d.close(h).unwrap_or_else(|e| fail(e));
+                    println!("closed");
+                    return;
+                }
                 Err(e) => println!("refused {e}"),
             }
             d.close(h).unwrap_or_else(|e| fail(e));
