@@ -21,6 +21,18 @@ const KEYS_LOCKFILE: i32 = 0x5348_D400;
 const KEYS_EDIT: i32 = 0x5348_D500;
 const NOBODY: u32 = 65_534;
 
+/// The tests of this file run one at a time. `Command::uid` makes `Command` `fork` (not
+/// `posix_spawn`), and a forked child holds a copy of every System V attachment of this
+/// process until it execs: a sibling test's shutdown would see its global table attached
+/// twice and rightly keep it (CFITSIO's rule), which the test would report as a leak.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn root_or_skip(test: &str) -> bool {
     let uid = std::fs::metadata("/proc/self")
         .map(|m| m.uid())
@@ -55,6 +67,7 @@ fn as_nobody(cmd: &mut Command) -> &mut Command {
 /// nor delete the file (refused with a clear error), and nothing of ours changes.
 #[test]
 fn another_user_cannot_touch_our_files() {
+    let _serial = one_at_a_time();
     if !root_or_skip("another_user_cannot_touch_our_files") {
         return;
     }
@@ -114,6 +127,7 @@ fn another_user_cannot_touch_our_files() {
 /// never removed.
 #[test]
 fn squatted_keys_are_clear_errors_and_never_removed() {
+    let _serial = one_at_a_time();
     if !root_or_skip("squatted_keys_are_clear_errors_and_never_removed") {
         return;
     }
@@ -175,6 +189,7 @@ fn squatted_keys_are_clear_errors_and_never_removed() {
 /// is refused naming the owner or the mode; nothing hangs.
 #[test]
 fn planted_lock_files_are_refused() {
+    let _serial = one_at_a_time();
     if !root_or_skip("planted_lock_files_are_refused") {
         return;
     }
@@ -240,6 +255,7 @@ fn planted_lock_files_are_refused() {
 /// user with write access to the table could) never makes delete or recover remove them.
 #[test]
 fn edited_table_never_removes_unrelated_objects() {
+    let _serial = one_at_a_time();
     let env = FaultEnv::new(KEYS_EDIT, 16);
     let mut d = env.driver();
     create(&mut d, "shmem://h1", 1, 3000);
