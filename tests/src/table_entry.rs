@@ -28,8 +28,9 @@
 //! Checks, after every instruction: every driver result is clean — success or an error that
 //! is neither a logic bug nor an illegal transition (no panic, no hang: the mock never waits;
 //! no out-of-bounds access: the mock checks every offset). At the end both processes open,
-//! read, write and close every slot, recover and delete, exit; counters a neighbour raised
-//! are set back to 0 (the driver takes a counter above 0 for a process attached), and a last
+//! read, write and close every slot, recover and delete, exit; counters a neighbour set are
+//! set back to 0 (setting one clears the undo adjustments, so it drifts as processes exit,
+//! and the driver takes a counter above 0 for a process attached), and a last
 //! process recovers and deletes everything: then no kernel object may be left but segments
 //! whose block header an overwrite made unrecognisable (and copies a writer made of them).
 
@@ -55,8 +56,8 @@ struct Run {
     procs: [Proc; 2],
     /// Block headers (bytes 0..8) of data segments as overwrites left them.
     unrecognisable: Vec<[u8; 8]>,
-    /// Counters set above 0.
-    raised: Vec<CounterId>,
+    /// Counters whose value was set (see `driver_ops`'s final check: their value drifts).
+    set_counters: Vec<CounterId>,
 }
 
 fn name(slot: u32) -> String {
@@ -128,8 +129,8 @@ impl Run {
             return;
         }
         let id = counters[usize::from(which) % counters.len()].id;
-        if self.kernel.set_counter_value(id, u32::from(value)).is_ok() && value > 0 {
-            self.raised.push(id);
+        if self.kernel.set_counter_value(id, u32::from(value)).is_ok() {
+            self.set_counters.push(id);
         }
     }
 
@@ -326,7 +327,7 @@ pub fn run(data: &[u8]) -> Result<(), String> {
         kernel,
         procs: [a, b],
         unrecognisable: Vec::new(),
-        raised: Vec::new(),
+        set_counters: Vec::new(),
     };
     let mut bytes = Bytes(data);
     while !bytes.0.is_empty() {
@@ -353,7 +354,7 @@ pub fn run(data: &[u8]) -> Result<(), String> {
         clean(&d.shutdown()).map_err(|e| format!("final shutdown: {e}"))?;
         proc.process.exit();
     }
-    for id in &run.raised {
+    for id in &run.set_counters {
         let _ = run.kernel.set_counter_value(*id, 0);
     }
     let last = fresh(&run.kernel)?;

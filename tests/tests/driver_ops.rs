@@ -362,3 +362,40 @@ fn shadow_corrupted_between_the_steps_of_a_writer() {
         }
     }
 }
+
+/// Found by fuzzing (2026-11-30): a neighbour sets a file's counter to 0 while two readers
+/// hold it. Setting a counter clears every undo adjustment, so when the first reader's close
+/// succeeds and the second's fails ("would go below zero"), the kernel's undo at exit leaves
+/// the counter at 1 with nobody attached. Every result is clean; the final check sets the
+/// counter back to 0 (the driver takes a counter above 0 for an attached CFITSIO process and
+/// would keep the file), and then nothing is left.
+#[test]
+fn counter_set_under_two_readers() {
+    use shmfits_core::shm::WriteMode;
+    use shmfits_tests::driver_ops::{Corruption, Op, Placed};
+    let open = |proc| {
+        step(
+            proc,
+            Op::Open {
+                slot: 0,
+                write: false,
+                wait: 2,
+            },
+        )
+    };
+    let input = Input {
+        mode: WriteMode::Shadow,
+        steps: vec![
+            step(0, Op::Create { slot: 0 }),
+            step(0, Op::Exit),
+            open(1),
+            open(0),
+            step(1, Op::Close { handle: 2 }),
+        ],
+        corruptions: vec![Placed {
+            after: 3,
+            what: Corruption::Counter { slot: 0, value: 0 },
+        }],
+    };
+    run(&input).unwrap();
+}

@@ -20,11 +20,14 @@ pub(super) struct Chaos {
     /// starts so (the corrupted one, or a copy a writer made of it for growth or a shadow)
     /// it is not the driver's to remove (it may be anyone's), and it may stay.
     unrecognisable: Vec<[u8; 8]>,
-    /// Counters set above 0. The driver takes a counter above 0 for a process attached (a
-    /// CFITSIO opener between its attach and its lock has no lock yet to show for it), so it
-    /// never frees a deleted file whose counter a neighbour raised: once every process has
-    /// exited, the final check sets them back to 0, as an administrator would.
-    raised: Vec<CounterId>,
+    /// Counters whose value a neighbour set. Setting a counter clears every process's undo
+    /// adjustment, so the value drifts when the processes that held it exit (set to 0 under
+    /// two readers, it ends at 1 when the first reader's close succeeds and the second's
+    /// fails). The driver takes a counter above 0 for a process attached (a CFITSIO opener
+    /// between its attach and its lock has no lock yet to show for it), so it never frees a
+    /// deleted file whose counter drifted up: once every process has exited, the final check
+    /// sets these counters back to 0, as an administrator would.
+    set_counters: Vec<CounterId>,
 }
 
 impl Chaos {
@@ -33,7 +36,7 @@ impl Chaos {
         self.made.push(c);
         let made = apply(world, c)?;
         self.unrecognisable.extend(made.header);
-        self.raised.extend(made.raised);
+        self.set_counters.extend(made.set);
         Ok(())
     }
 }
@@ -163,8 +166,8 @@ fn op(world: &mut World, p: usize, op: &Op) -> Result<(), String> {
     Ok(())
 }
 
-/// Let every process read, write and close what it holds and exit, set the raised counters
-/// back to 0, then list, read, recover and delete everything from a last process: every
+/// Let every process read, write and close what it holds and exit, set the counters a
+/// neighbour set back to 0, then list, read, recover and delete everything from a last process: every
 /// result must be clean, and no kernel object may be left but segments whose
 /// block header a corruption made unrecognisable.
 pub(super) fn finish(world: &mut World, chaos: &Chaos) -> Result<(), String> {
@@ -182,7 +185,7 @@ pub(super) fn finish(world: &mut World, chaos: &Chaos) -> Result<(), String> {
         clean(&d.shutdown()).map_err(|e| format!("shutdown: {e}"))?;
         proc.process.exit();
     }
-    for id in &chaos.raised {
+    for id in &chaos.set_counters {
         let _ = world.kernel.set_counter_value(*id, 0);
     }
     let last = world.kernel.spawn();

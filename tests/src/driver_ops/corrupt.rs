@@ -128,8 +128,8 @@ fn entry_field(world: &World, table: SegmentId, slot: u32, field: usize) -> Resu
 pub(super) struct Made {
     /// The block header (bytes 0..8) of a data segment, as this corruption left it.
     pub(super) header: Option<[u8; 8]>,
-    /// A counter set above 0.
-    pub(super) raised: Option<CounterId>,
+    /// A counter whose value was set.
+    pub(super) set: Option<CounterId>,
 }
 
 /// Make `c`. A corruption whose target does not exist (no table yet, a free slot, a segment
@@ -149,10 +149,7 @@ pub(super) fn apply(world: &World, c: Corruption) -> Result<Made, String> {
         let bytes = world.kernel.segment_bytes(id).ok()?;
         bytes.get(..8)?.try_into().ok()
     };
-    let header = |header| Made {
-        header,
-        raised: None,
-    };
+    let header = |header| Made { header, set: None };
     Ok(match c {
         Corruption::Table { slot, field, value } => {
             let at = slot as usize * ENTRY_SIZE + usize::from(field) * 4;
@@ -196,10 +193,7 @@ pub(super) fn apply(world: &World, c: Corruption) -> Result<Made, String> {
                     .set_counter_value(*id, u32::from(value))
                     .is_ok()
             });
-            Made {
-                header: None,
-                raised: set.filter(|_| value > 0),
-            }
+            Made { header: None, set }
         }
     })
 }
