@@ -399,3 +399,49 @@ fn counter_set_under_two_readers() {
     };
     run(&input).unwrap();
 }
+
+/// The product fix for the finding above: a neighbour sets a file's counter to 0 under a
+/// reader, a second reader opens, and the counter drifts to 1 once both are gone (the first
+/// close counts down, the second cannot, the first reader's undo at exit adds 1 back). A delete then cannot free the file (the
+/// counter says a process is attached); `recover`, holding the slot's exclusive lock and
+/// seeing no attachment of the segment, frees it instead of keeping it forever.
+#[test]
+fn recover_frees_a_deleted_file_whose_counter_drifted() {
+    use shmfits_core::shm::{Mode, Wait, WriteMode};
+    use shmfits_mock::model::world::{config, Drv};
+    use shmfits_mock::MockKernel;
+    let k = MockKernel::new();
+    let driver = |k: &MockKernel| {
+        let p = k.spawn();
+        let d = Drv::new(p.clone(), config(WriteMode::Shadow)).expect("driver");
+        (p, d)
+    };
+    let (p0, mut d0) = driver(&k);
+    let h = d0.create("shmem://h0").expect("create");
+    d0.close(h).expect("close");
+    let (p1, mut d1) = driver(&k);
+    let h1 = d1
+        .open("shmem://h0", Mode::ReadOnly, Wait::No)
+        .expect("open");
+    let counter = k.objects().counters[0].id;
+    k.set_counter_value(counter, 0).expect("set counter");
+    let h0 = d0
+        .open("shmem://h0", Mode::ReadOnly, Wait::No)
+        .expect("open");
+    d1.close(h1).expect("first close counts down");
+    assert!(d0.close(h0).is_err(), "second close cannot count below 0");
+    for (p, d) in [(p0, d0), (p1, d1)] {
+        d.shutdown().expect("shutdown");
+        p.exit();
+    }
+    assert_eq!(k.objects().counters[0].value, 1, "the counter drifted");
+    let (last, mut d) = driver(&k);
+    d.delete("shmem://h0").expect("delete");
+    assert_eq!(k.objects().segments.len(), 2, "delete keeps it: counter 1");
+    let report = d.recover(None).expect("recover");
+    assert_eq!(report.removed, 1, "{report:?}");
+    d.shutdown().expect("shutdown");
+    last.exit();
+    let o = k.objects();
+    assert!(o.segments.is_empty() && o.counters.is_empty(), "{o:?}");
+}
