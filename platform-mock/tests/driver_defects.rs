@@ -486,7 +486,11 @@ fn a_delete_that_died_before_the_mark_is_finished_by_a_close_or_recover() {
     make_file(&mut d, "h5", b"doomed too");
     let deleter = kernel.spawn();
     deleter.crash_at_step(Some((Step::AfterMarkDeleted, 1)));
+    // attached and counted, holding no lock (an open between its attach and its lock)
     let attached = kernel.spawn();
+    let _mapping = attached
+        .segment_attach(SegmentId(raw_entry(&kernel, 5).handle))
+        .unwrap();
     attached
         .counter_add(CounterId(raw_entry(&kernel, 5).sem), 1)
         .unwrap();

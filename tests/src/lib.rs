@@ -9,6 +9,8 @@
 //!   child processes) they run in.
 //! * [`driver_ops`]: driver operation sequences from arbitrary bytes on the mock, checked
 //!   against the mock's reference model (the `driver_ops` fuzz target's library).
+//! * [`table_entry`]: the driver on the mock while the table, segment headers and counters
+//!   are overwritten between operations (the `table_entry` fuzz target's library).
 #![warn(missing_docs)]
 
 pub mod cfitsio;
@@ -18,3 +20,4 @@ pub mod driver_ops;
 pub mod fault;
 pub mod ipc;
 pub mod smem;
+pub mod table_entry;

@@ -1,107 +1,43 @@
-//! Corruption of shared memory after a sequence, and the checks that still hold then.
+//! Steps after the first corruption, when the reference model can no longer predict
+//! results, and the checks that still hold then.
 
-use arbitrary::{Arbitrary, Unstructured};
-use shmfits_core::shm::layout::ENTRY_SIZE;
-use shmfits_core::shm::{Mode, SegmentId, Wait};
+use std::time::Duration;
+
+use shmfits_core::shm::{CounterId, Mode, SlotStatus, Wait};
+use shmfits_mock::model::world::{config, Drv, Op, Proc, Step, World, PROCS, SLOTS};
+use shmfits_mock::{FaultPlan, FaultRule};
 
 use super::clean;
-use shmfits_mock::model::world::{config, Drv, World, KEY_BASE, SLOTS};
+use super::corrupt::{apply, Corruption};
 
-/// A hostile or buggy neighbour's write into shared memory.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Corruption {
-    /// Overwrite field `field` (0..7: sem, semkey, key, handle, size, nprocdebug, attr) of
-    /// slot `slot`'s global-table entry with `value` (host byte order).
-    Table {
-        /// The slot.
-        slot: u32,
-        /// Field index.
-        field: u8,
-        /// New value.
-        value: i32,
-    },
-    /// Overwrite 4 bytes at `offset` (0..24: block header and file header) of the data
-    /// segment the slot's entry names, if it exists.
-    Header {
-        /// The slot.
-        slot: u32,
-        /// Byte offset, a multiple of 4.
-        offset: u8,
-        /// New value.
-        value: i32,
-    },
+/// What the corruptions so far did.
+#[derive(Debug, Default)]
+pub(super) struct Chaos {
+    /// Every corruption made, in order (for messages).
+    pub(super) made: Vec<Corruption>,
+    /// Block headers (bytes 0..8) of data segments as corruptions left them: the driver
+    /// recognises its segments by that header, so once no entry names a segment that
+    /// starts so (the corrupted one, or a copy a writer made of it for growth or a shadow)
+    /// it is not the driver's to remove (it may be anyone's), and it may stay.
+    unrecognisable: Vec<[u8; 8]>,
+    /// Counters whose value a neighbour set. Setting a counter clears every process's undo
+    /// adjustment, so the value drifts when the processes that held it exit (set to 0 under
+    /// two readers, it ends at 1 when the first reader's close succeeds and the second's
+    /// fails). The driver takes a counter above 0 for a process attached (a CFITSIO opener
+    /// between its attach and its lock has no lock yet to show for it), so it never frees a
+    /// deleted file whose counter drifted up: once every process has exited, the final check
+    /// sets these counters back to 0, as an administrator would.
+    set_counters: Vec<CounterId>,
 }
 
-/// Values that sit on the validation's edges.
-const VALUES: [i32; 8] = [-1, 0, 1, 16, 2896, i32::MAX, i32::MIN, KEY_BASE];
-
-impl<'a> Arbitrary<'a> for Corruption {
-    fn arbitrary(u: &mut Unstructured<'a>) -> arbitrary::Result<Self> {
-        let slot = u.int_in_range(0..=SLOTS - 1)?;
-        let value = if u.arbitrary()? {
-            *u.choose(&VALUES)?
-        } else {
-            u.arbitrary()?
-        };
-        Ok(if u.arbitrary()? {
-            Corruption::Table {
-                slot,
-                field: u.int_in_range(0..=6u8)?,
-                value,
-            }
-        } else {
-            Corruption::Header {
-                slot,
-                offset: u.int_in_range(0..=5u8)? * 4,
-                value,
-            }
-        })
-    }
-}
-
-fn table_id(world: &World) -> Result<SegmentId, String> {
-    world
-        .kernel
-        .objects()
-        .segment_by_key(KEY_BASE)
-        .map(|s| s.id)
-        .ok_or_else(|| "global table gone before corruption".to_owned())
-}
-
-/// Apply `c`; returns the segment whose block header (bytes 0..8) it overwrote, if any.
-fn apply(world: &World, c: Corruption) -> Result<Option<SegmentId>, String> {
-    let table = table_id(world)?;
-    match c {
-        Corruption::Table { slot, field, value } => {
-            let at = slot as usize * ENTRY_SIZE + usize::from(field) * 4;
-            world
-                .kernel
-                .corrupt_segment(table, at, &value.to_ne_bytes())
-                .map(|()| None)
-                .map_err(|e| format!("{c:?}: {e}"))
-        }
-        Corruption::Header {
-            slot,
-            offset,
-            value,
-        } => {
-            let bytes = world
-                .kernel
-                .segment_bytes(table)
-                .map_err(|e| format!("{c:?}: {e}"))?;
-            let at = slot as usize * ENTRY_SIZE + 12;
-            let handle = bytes
-                .get(at..at + 4)
-                .and_then(|b| b.try_into().ok())
-                .map(i32::from_ne_bytes)
-                .ok_or("table shorter than its entries")?;
-            // A free slot, or a segment gone: nothing to corrupt.
-            let hit = world
-                .kernel
-                .corrupt_segment(SegmentId(handle), usize::from(offset), &value.to_ne_bytes())
-                .is_ok();
-            Ok((hit && offset < 8 && handle != table.0).then_some(SegmentId(handle)))
-        }
+impl Chaos {
+    /// Make `c` now.
+    pub(super) fn corrupt(&mut self, world: &World, c: Corruption) -> Result<(), String> {
+        self.made.push(c);
+        let made = apply(world, c)?;
+        self.unrecognisable.extend(made.header);
+        self.set_counters.extend(made.set);
+        Ok(())
     }
 }
 
@@ -109,17 +45,132 @@ fn name(slot: u32) -> String {
     format!("shmem://h{slot}")
 }
 
-/// Corrupt, then let every process read, write and close what it holds and exit, then
-/// recover and delete everything from a last process: every result must be clean, and no
-/// kernel object may be left — except data segments whose block header was overwritten:
-/// the driver recognises its segments by that header, so once no entry names such a segment
-/// it is not the driver's to remove (it may be anyone's), and it stays.
-pub(super) fn run(world: &mut World, corruptions: &[Corruption]) -> Result<(), String> {
-    let mut unrecognisable = Vec::new();
-    for c in corruptions {
-        unrecognisable.extend(apply(world, *c)?);
+fn fresh(world: &World) -> Result<Proc, String> {
+    let process = world.kernel.spawn();
+    let driver = Drv::new(process.clone(), config(world.mode))
+        .map_err(|e| format!("Driver::new on a fresh process: {e}"))?;
+    Ok(Proc {
+        process,
+        driver: Some(driver),
+        handles: Vec::new(),
+    })
+}
+
+/// Run `step` without the model: every driver result must be clean (success, or an error
+/// that is neither a logic bug nor an illegal transition). Injected faults and crashes
+/// still happen; a process that dies is replaced, as in the model run.
+pub(super) fn step(world: &mut World, step: &Step) -> Result<(), String> {
+    let p = step.proc % PROCS;
+    let pid = world.procs[p].process.pid();
+    if let Some(f) = step.fault {
+        let rule = match f.errno {
+            None => FaultRule::crash_nth(f.call, u64::from(f.nth)),
+            Some(errno) => FaultRule::nth(f.call, u64::from(f.nth), errno),
+        };
+        world
+            .kernel
+            .set_faults(FaultPlan::new(0).with(rule.in_process(pid)));
     }
-    let at = |what: &str, e: String| format!("after {corruptions:?}: {what}: {e}");
+    let r = op(world, p, &step.op);
+    world.kernel.set_faults(FaultPlan::new(0));
+    if !world.procs[p].process.is_alive() {
+        // Crash, exit, or killed by the fault plan inside the operation.
+        world.procs[p].driver = None;
+        world.procs[p] = fresh(world)?;
+    }
+    r
+}
+
+fn op(world: &mut World, p: usize, op: &Op) -> Result<(), String> {
+    let proc = &mut world.procs[p];
+    let Some(d) = proc.driver.as_mut() else {
+        return Err(format!("p{p} has no driver"));
+    };
+    let pick = |hs: &[(u64, _)], i: usize| (!hs.is_empty()).then(|| hs[i % hs.len()]);
+    match *op {
+        Op::Create { slot } => {
+            let r = d.create(&name(slot));
+            clean(&r)?;
+            if let Ok(h) = r {
+                proc.handles.push((0, h));
+            }
+        }
+        Op::Open { slot, write, wait } => {
+            let mode = if write {
+                Mode::ReadWrite
+            } else {
+                Mode::ReadOnly
+            };
+            let how = match wait % 3 {
+                0 => Wait::No,
+                1 => Wait::Forever,
+                _ => Wait::Timeout(Duration::from_millis(10)),
+            };
+            let r = d.open(&name(slot), mode, how);
+            clean(&r)?;
+            if let Ok(h) = r {
+                proc.handles.push((0, h));
+            }
+        }
+        Op::Close { handle } => {
+            if let Some((_, h)) = pick(&proc.handles, handle) {
+                // Released even when a step fails.
+                proc.handles.retain(|(_, x)| *x != h);
+                clean(&d.close(h))?;
+            }
+        }
+        Op::Write {
+            handle,
+            at,
+            len,
+            byte,
+        } => {
+            if let Some((_, h)) = pick(&proc.handles, handle) {
+                let r = d
+                    .seek(h, u64::from(at))
+                    .and_then(|()| d.write(h, &vec![byte; usize::from(len)]));
+                clean(&r)?;
+            }
+        }
+        Op::Read { handle, at, len } => {
+            if let Some((_, h)) = pick(&proc.handles, handle) {
+                let mut buf = vec![0u8; usize::from(len)];
+                let r = d.seek(h, u64::from(at)).and_then(|()| d.read(h, &mut buf));
+                clean(&r)?;
+                if let Ok(n) = r {
+                    if n > buf.len() {
+                        return Err(format!("read {n} bytes into {}", buf.len()));
+                    }
+                }
+                clean(&d.view(h))?;
+            }
+        }
+        Op::Flush { handle } => {
+            if let Some((_, h)) = pick(&proc.handles, handle) {
+                clean(&d.flush(h))?;
+            }
+        }
+        Op::Delete { slot } => clean(&d.delete(&name(slot)))?,
+        Op::Recover => clean(&d.recover(None))?,
+        Op::Crash => {
+            world.kernel.kill(proc.process.pid());
+        }
+        Op::Exit => {
+            let d = proc.driver.take().ok_or("no driver")?;
+            proc.handles.clear();
+            let r = d.shutdown();
+            proc.process.exit();
+            clean(&r)?;
+        }
+    }
+    Ok(())
+}
+
+/// Let every process read, write and close what it holds and exit, set the counters a
+/// neighbour set back to 0, then list, read, recover and delete everything from a last process: every
+/// result must be clean, and no kernel object may be left but segments whose
+/// block header a corruption made unrecognisable.
+pub(super) fn finish(world: &mut World, chaos: &Chaos) -> Result<(), String> {
     for p in 0..world.procs.len() {
         let proc = &mut world.procs[p];
         let Some(mut d) = proc.driver.take() else {
@@ -127,36 +178,44 @@ pub(super) fn run(world: &mut World, corruptions: &[Corruption]) -> Result<(), S
         };
         for (_, h) in std::mem::take(&mut proc.handles) {
             let mut buf = [0u8; 100];
-            clean(&d.read(h, &mut buf)).map_err(|e| at("read", e))?;
-            clean(&d.write(h, b"after corruption")).map_err(|e| at("write", e))?;
-            clean(&d.close(h)).map_err(|e| at("close", e))?;
+            clean(&d.read(h, &mut buf)).map_err(|e| format!("read: {e}"))?;
+            clean(&d.write(h, b"after corruption")).map_err(|e| format!("write: {e}"))?;
+            clean(&d.close(h)).map_err(|e| format!("close: {e}"))?;
         }
-        clean(&d.shutdown()).map_err(|e| at("shutdown", e))?;
+        clean(&d.shutdown()).map_err(|e| format!("shutdown: {e}"))?;
         proc.process.exit();
+    }
+    for id in &chaos.set_counters {
+        let _ = world.kernel.set_counter_value(*id, 0);
     }
     let last = world.kernel.spawn();
     let mut d = Drv::new(last.clone(), config(world.mode))
-        .map_err(|e| at("driver of the last process", e.to_string()))?;
-    let mut list = vec![shmfits_core::shm::SlotStatus::EMPTY; SLOTS as usize];
-    clean(&d.list(&mut list)).map_err(|e| at("list", e))?;
+        .map_err(|e| format!("driver of the last process: {e}"))?;
+    let mut list = vec![SlotStatus::EMPTY; SLOTS as usize];
+    clean(&d.list(&mut list)).map_err(|e| format!("list: {e}"))?;
     for slot in 0..SLOTS {
         if let Ok(h) = d.open(&name(slot), Mode::ReadOnly, Wait::No) {
             let mut buf = vec![0u8; 4096];
-            clean(&d.read(h, &mut buf)).map_err(|e| at("read", e))?;
-            clean(&d.close(h)).map_err(|e| at("close", e))?;
+            clean(&d.read(h, &mut buf)).map_err(|e| format!("read: {e}"))?;
+            clean(&d.close(h)).map_err(|e| format!("close: {e}"))?;
         }
     }
-    clean(&d.recover(None)).map_err(|e| at("recover", e))?;
+    clean(&d.recover(None)).map_err(|e| format!("recover: {e}"))?;
     for slot in 0..SLOTS {
-        clean(&d.delete(&name(slot))).map_err(|e| at("delete", e))?;
+        clean(&d.delete(&name(slot))).map_err(|e| format!("delete: {e}"))?;
     }
-    clean(&d.recover(None)).map_err(|e| at("second recover", e))?;
-    clean(&d.shutdown()).map_err(|e| at("last shutdown", e))?;
+    clean(&d.recover(None)).map_err(|e| format!("second recover: {e}"))?;
+    clean(&d.shutdown()).map_err(|e| format!("last shutdown: {e}"))?;
     last.exit();
     let o = world.kernel.objects();
-    let leaked = o.segments.iter().any(|s| !unrecognisable.contains(&s.id));
+    let leaked = o.segments.iter().any(|s| {
+        let bytes = world.kernel.segment_bytes(s.id).unwrap_or_default();
+        !bytes
+            .get(..8)
+            .is_some_and(|h| chaos.unrecognisable.iter().any(|u| u == h))
+    });
     if leaked || !o.counters.is_empty() || !o.locks.is_empty() {
-        return Err(at("kernel objects left", format!("{o:?}")));
+        return Err(format!("kernel objects left: {o:?}"));
     }
     Ok(())
 }

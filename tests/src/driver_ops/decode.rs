@@ -4,13 +4,13 @@ use arbitrary::{Arbitrary, Unstructured};
 use shmfits_core::shm::WriteMode;
 use shmfits_mock::model::{FAULT_CALLS, FAULT_ERRNOS};
 
-use super::{Corruption, Input};
+use super::{Corruption, Input, Placed};
 use shmfits_mock::model::world::{Fault, Op, Step, PROCS, SLOTS};
 
 /// Longest sequence decoded (as the model test's proptest).
 pub const MAX_STEPS: usize = 60;
 /// Most corruptions in one input.
-pub const MAX_CORRUPTIONS: usize = 3;
+pub const MAX_CORRUPTIONS: usize = 4;
 
 fn op(u: &mut Unstructured<'_>) -> arbitrary::Result<Op> {
     let slot = |u: &mut Unstructured<'_>| u.int_in_range(0..=SLOTS - 1);
@@ -69,12 +69,20 @@ impl<'a> Arbitrary<'a> for Input {
         } else {
             WriteMode::InPlace
         };
-        let corruptions = u.int_in_range(0..=MAX_CORRUPTIONS as u8 * 4)?;
-        let corruptions = usize::from(corruptions.saturating_sub(3 * MAX_CORRUPTIONS as u8));
-        // Corruptions first: the steps take whatever bytes are left.
-        let corruptions = (0..corruptions)
-            .map(|_| Corruption::arbitrary(u))
-            .collect::<arbitrary::Result<_>>()?;
+        // No corruption in 2 inputs of 3: the model compares every step of those.
+        let corruptions = u.int_in_range(0..=MAX_CORRUPTIONS as u8 * 3)?;
+        let corruptions = usize::from(corruptions.saturating_sub(2 * MAX_CORRUPTIONS as u8));
+        // Corruptions first: the steps take whatever bytes are left. A place is a raw byte,
+        // reduced modulo the number of steps + 1 once the steps are known; half the
+        // corruptions after the first share the previous one's place.
+        let mut placed: Vec<(u8, Corruption)> = Vec::with_capacity(corruptions);
+        for _ in 0..corruptions {
+            let at = match placed.last() {
+                Some(&(prev, _)) if u.arbitrary()? => prev,
+                _ => u.arbitrary()?,
+            };
+            placed.push((at, Corruption::arbitrary(u)?));
+        }
         let mut steps = Vec::new();
         while steps.len() < MAX_STEPS && !u.is_empty() {
             let proc = u.int_in_range(0..=PROCS - 1)?;
@@ -82,6 +90,14 @@ impl<'a> Arbitrary<'a> for Input {
             let fault = fault(u)?;
             steps.push(Step { proc, op, fault });
         }
+        let places = steps.len() + 1;
+        let corruptions = placed
+            .into_iter()
+            .map(|(at, what)| Placed {
+                after: usize::from(at) % places,
+                what,
+            })
+            .collect();
         Ok(Input {
             mode,
             steps,

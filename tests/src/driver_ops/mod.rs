@@ -4,22 +4,27 @@
 //!
 //! The operations, the reference model and the step-by-step comparison are the mock's
 //! model-based test harness itself ([`shmfits_mock::model`]): an [`Input`] is a write mode,
-//! a list of [`Step`]s (process, operation, injected fault or crash) and, optionally,
-//! corruptions of shared memory made after the last step. Unlike
+//! a list of [`Step`]s (process, operation, injected fault or crash) and corruptions of
+//! shared memory ([`Corruption`]: table entries, block and file headers, any live segment
+//! — a file another process holds open, a writer's shadow —, counters), each [`Placed`]
+//! between two steps, before the first or after the last. Unlike
 //! [`shmfits_mock::model::steps_from_bytes`], the decoder weights operations like the
 //! model's proptest, aims faults at every call of [`shmfits_mock::model::FAULT_CALLS`], and
 //! adds corruption.
 //!
 //! [`run`] plays every step (the model expects `NoKey` once orphans of crashed operations
-//! have taken every data key), then checks:
-//! * without corruption, everything the model test checks — after every step the driver
-//!   agrees with the model and the kernel's objects are accounted for; at the end every
-//!   file holds what the model says and, once all processes have exited and a last one has
-//!   recovered and deleted everything, no kernel object is left;
-//! * with corruption (the model cannot predict what a hostile neighbour's bytes do), that
-//!   every operation still returns a clean result — success or an error that is neither
-//!   [`Error::LogicBug`] nor [`Error::IllegalTransition`] — and that after every process has
-//!   exited, `recover` and `delete` in a last process leave no kernel object behind.
+//! have taken every data key), and checks:
+//! * until the first corruption, everything the model test checks — after every step the
+//!   driver agrees with the model and the kernel's objects are accounted for; without any
+//!   corruption, at the end every file holds what the model says and, once all processes
+//!   have exited and a last one has recovered and deleted everything, no kernel object is
+//!   left;
+//! * from the first corruption on (the model cannot predict what a hostile neighbour's
+//!   bytes do), that every later operation still returns a clean result — success or an
+//!   error that is neither [`Error::LogicBug`] nor [`Error::IllegalTransition`] — and that
+//!   after every process has exited, `recover` and `delete` in a last process leave no
+//!   kernel object behind (but segments whose block header was overwritten: the driver
+//!   does not recognise them as its own, and must not remove them).
 //!
 //! Panics are failures too: the fuzz target lets them abort; [`run`] does not catch them.
 //!
@@ -30,9 +35,10 @@
 //! ```
 
 mod chaos;
+mod corrupt;
 mod decode;
 
-pub use chaos::Corruption;
+pub use corrupt::{Corruption, Placed};
 pub use decode::{MAX_CORRUPTIONS, MAX_STEPS};
 pub use shmfits_mock::model::world::{Fault, Op, Step};
 
@@ -48,8 +54,9 @@ pub struct Input {
     pub mode: WriteMode,
     /// The steps, in order.
     pub steps: Vec<Step>,
-    /// Corruptions of shared memory, made after the last step.
-    pub corruptions: Vec<Corruption>,
+    /// Corruptions of shared memory, each made at its place (in this order when several
+    /// share one).
+    pub corruptions: Vec<Placed>,
 }
 
 /// Run `input`; `Err` names the first step (or the phase) where an invariant failed.
@@ -58,15 +65,33 @@ pub struct Input {
 /// A description of the violated invariant.
 pub fn run(input: &Input) -> Result<(), String> {
     let mut world = World::new(input.mode)?;
-    for (i, s) in input.steps.iter().enumerate() {
-        world.step(s).map_err(|e| format!("step {i} {s:?}: {e}"))?;
+    let n = input.steps.len();
+    let mut chaos: Option<chaos::Chaos> = None;
+    for i in 0..=n {
+        for c in input.corruptions.iter().filter(|c| c.after.min(n) == i) {
+            let ch = chaos.get_or_insert_with(chaos::Chaos::default);
+            ch.corrupt(&world, c.what)
+                .map_err(|e| format!("corruption {c:?}: {e}"))?;
+        }
+        let Some(s) = input.steps.get(i) else {
+            break;
+        };
+        match &chaos {
+            None => world.step(s),
+            Some(_) => chaos::step(&mut world, s),
+        }
+        .map_err(|e| match &chaos {
+            None => format!("step {i} {s:?}: {e}"),
+            Some(ch) => format!("step {i} {s:?}, after corruptions {:?}: {e}", ch.made),
+        })?;
     }
-    if input.corruptions.is_empty() {
-        return world
+    match chaos {
+        None => world
             .teardown()
-            .map_err(|e| format!("after all steps: {e}"));
+            .map_err(|e| format!("after all steps: {e}")),
+        Some(ch) => chaos::finish(&mut world, &ch)
+            .map_err(|e| format!("after all steps and corruptions {:?}: {e}", ch.made)),
     }
-    chaos::run(&mut world, &input.corruptions)
 }
 
 /// Whether a driver error is a clean one (not an internal invariant failure).

@@ -151,7 +151,10 @@
 //! that match the entry by key and id and are ours); a missing counter is recreated under its
 //! key; a blank or damaged file header is rewritten (data kept), and a deleted file that is
 //! still attached gets its missing delete mark; a positive `nprocdebug` is
-//! reset to 0 (dead writer, data kept); a deleted file with no process is freed. A healthy
+//! reset to 0 (dead writer, data kept); a deleted file with no process is freed (counter 0,
+//! or a counter above 0 while the kernel counts no attachment of the segment: every opener
+//! attaches before it counts, so that count drifted — a neighbour's `semctl(SETVAL)` clears
+//! the undo adjustments of processes that later exit). A healthy
 //! persistent file with no process attached is left alone (CFITSIO's `smem -r` deletes it).
 //! With `None`, orphans are removed too (see create and write above).
 //!

@@ -191,6 +191,23 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             self.destroy(slot, &fixed)?;
             return Ok(RecoverAction::Removed("deleted, no process attached"));
         }
+        // A deleted file whose counter says processes are attached while the kernel has no
+        // attachment of its segment: every opener (ours, CFITSIO's) attaches before it
+        // counts and counts down before it detaches, so the count drifted — a neighbour's
+        // `semctl(SETVAL)` cleared the undo adjustments of processes that then exited.
+        // Nobody can open a deleted file: free it rather than keep it forever.
+        if !fixed.persistent() {
+            let info = self
+                .platform
+                .segment_info(fixed.handle)
+                .map_err(plat(slot, "stat segment"))?;
+            if info.attach_count == 0 {
+                self.destroy(slot, &fixed)?;
+                return Ok(RecoverAction::Removed(
+                    "deleted, counter drifted with no process attached",
+                ));
+            }
+        }
         let what = repair_what(header_fixed, counter_fixed, nproc_fixed);
         let Some(what) = what else {
             return Ok(RecoverAction::Healthy);
