@@ -33,6 +33,19 @@ fn column(table: &str, col: usize) -> Option<Vec<u64>> {
         .collect()
 }
 
+/// `err` with the limit found (limit, in use, asked, maximum), or as it is.
+fn with_limit(err: SysError, found: Option<(Limit, u64, u64, u64)>) -> SysError {
+    match found {
+        Some((limit, in_use, asked, max)) => err.with_detail(Detail::Limit {
+            limit,
+            in_use,
+            asked,
+            max,
+        }),
+        None => err,
+    }
+}
+
 /// `err` (of `shmget` creating `size` bytes) with the limit it hit, when `/proc` shows it.
 pub(crate) fn diagnose_shmget(err: SysError, size: usize) -> SysError {
     if err.call() != Call::ShmgetCreate {
@@ -46,15 +59,7 @@ pub(crate) fn diagnose_shmget(err: SysError, size: usize) -> SysError {
         libc::ENOSPC => shm_space(size),
         _ => None,
     };
-    match found {
-        Some((limit, in_use, asked, max)) => err.with_detail(Detail::Limit {
-            limit,
-            in_use,
-            asked,
-            max,
-        }),
-        None => err,
-    }
+    with_limit(err, found)
 }
 
 fn shm_space(size: u64) -> Option<(Limit, u64, u64, u64)> {
@@ -87,15 +92,7 @@ pub(crate) fn diagnose_semget(err: SysError, nsems: u64) -> SysError {
         libc::ENOSPC => sem_space(nsems),
         _ => None,
     };
-    match found {
-        Some((limit, in_use, asked, max)) => err.with_detail(Detail::Limit {
-            limit,
-            in_use,
-            asked,
-            max,
-        }),
-        None => err,
-    }
+    with_limit(err, found)
 }
 
 /// `kernel.sem`: SEMMSL SEMMNS SEMOPM SEMMNI.

@@ -466,6 +466,17 @@ impl FileStat {
     }
 }
 
+impl From<&libc::stat> for FileStat {
+    fn from(st: &libc::stat) -> FileStat {
+        FileStat {
+            dev: st.st_dev,
+            ino: st.st_ino,
+            uid: st.st_uid,
+            mode: st.st_mode,
+        }
+    }
+}
+
 /// `lstat(path)`: what the path itself names (a symlink is not followed).
 pub(crate) fn lstat(path: &Path) -> Result<FileStat, SysError> {
     let Ok(cpath) = CString::new(path.as_os_str().as_bytes()) else {
@@ -479,13 +490,7 @@ pub(crate) fn lstat(path: &Path) -> Result<FileStat, SysError> {
         return Err(last_error(Call::Fstat));
     }
     // SAFETY: stat is plain integers, valid when zeroed, and lstat succeeded.
-    let st = unsafe { st.assume_init() };
-    Ok(FileStat {
-        dev: st.st_dev,
-        ino: st.st_ino,
-        uid: st.st_uid,
-        mode: st.st_mode,
-    })
+    Ok(FileStat::from(&unsafe { st.assume_init() }))
 }
 
 /// `fstat(fd)`.
@@ -498,13 +503,7 @@ pub(crate) fn fstat(fd: BorrowedFd<'_>) -> Result<FileStat, SysError> {
         return Err(last_error(Call::Fstat));
     }
     // SAFETY: stat is plain integers, valid when zeroed, and fstat succeeded.
-    let st = unsafe { st.assume_init() };
-    Ok(FileStat {
-        dev: st.st_dev,
-        ino: st.st_ino,
-        uid: st.st_uid,
-        mode: st.st_mode,
-    })
+    Ok(FileStat::from(&unsafe { st.assume_init() }))
 }
 
 /// A record lock request on `start .. start + len` (`len` 0: to the end of the file, whatever

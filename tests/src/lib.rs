@@ -21,3 +21,26 @@ pub mod fault;
 pub mod ipc;
 pub mod smem;
 pub mod table_entry;
+
+/// The committed seed corpus of fuzz target `target` (`fuzz/corpus/<target>/`), sorted, as
+/// (path, bytes): what the stable replay tests of the fuzz targets run on every CI build.
+///
+/// # Panics
+/// When the folder or a file cannot be read.
+pub fn fuzz_seeds(target: &str) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../fuzz/corpus")
+        .join(target);
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.expect("corpus entry").path())
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|f| {
+            let bytes = std::fs::read(&f).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+            (f, bytes)
+        })
+        .collect()
+}

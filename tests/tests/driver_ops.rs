@@ -8,20 +8,12 @@
 //!
 //! `SHMFITS_DRIVER_OPS_CASES` sets how many drawn inputs run (default 300).
 
-use std::path::Path;
-
 use shmfits_tests::driver_ops::{run, Input};
+use shmfits_tests::fault::Rng;
+use shmfits_tests::fuzz_seeds;
 
 fn drawn(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed;
-    (0..len)
-        .map(|_| {
-            x ^= x >> 12;
-            x ^= x << 25;
-            x ^= x >> 27;
-            (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 56) as u8
-        })
-        .collect()
+    Rng(seed).bytes(len)
 }
 
 /// Where an input's corruptions fall: (before the first step, strictly between two steps,
@@ -56,18 +48,12 @@ fn check(label: &str, bytes: &[u8]) {
 
 #[test]
 fn committed_corpus_replays_clean() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/driver_ops");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.expect("corpus entry").path())
-        .collect();
-    files.sort();
+    let files = fuzz_seeds("driver_ops");
     assert!(files.len() >= 5, "seed corpus too small: {}", files.len());
     let mut seen = [false; 4];
-    for f in &files {
-        let bytes = std::fs::read(f).expect("corpus file");
-        check(&f.display().to_string(), &bytes);
-        for (s, p) in seen.iter_mut().zip(places(&Input::from_bytes(&bytes))) {
+    for (f, bytes) in &files {
+        check(&f.display().to_string(), bytes);
+        for (s, p) in seen.iter_mut().zip(places(&Input::from_bytes(bytes))) {
             *s |= p;
         }
     }

@@ -6,20 +6,12 @@
 //!
 //! `SHMFITS_TABLE_ENTRY_CASES` sets how many drawn programs run (default 300).
 
-use std::path::Path;
-
+use shmfits_tests::fault::Rng;
+use shmfits_tests::fuzz_seeds;
 use shmfits_tests::table_entry::run;
 
 fn drawn(seed: u64, len: usize) -> Vec<u8> {
-    let mut x = seed;
-    (0..len)
-        .map(|_| {
-            x ^= x >> 12;
-            x ^= x << 25;
-            x ^= x >> 27;
-            (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 56) as u8
-        })
-        .collect()
+    Rng(seed).bytes(len)
 }
 
 fn check(label: &str, bytes: &[u8]) {
@@ -30,18 +22,10 @@ fn check(label: &str, bytes: &[u8]) {
 
 #[test]
 fn committed_corpus_replays_clean() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/table_entry");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.expect("corpus entry").path())
-        .collect();
-    files.sort();
+    let files = fuzz_seeds("table_entry");
     assert!(files.len() >= 5, "seed corpus too small: {}", files.len());
-    for f in &files {
-        check(
-            &f.display().to_string(),
-            &std::fs::read(f).expect("corpus file"),
-        );
+    for (f, bytes) in &files {
+        check(&f.display().to_string(), bytes);
     }
 }
 

@@ -21,15 +21,7 @@ fn card(text: &str) -> [u8; 80] {
 
 /// The data bytes of `version` with `len` bytes (deterministic, different per version).
 pub fn data(version: u64, len: usize) -> Vec<u8> {
-    let mut x = version.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x >> 12;
-            x ^= x << 25;
-            x ^= x >> 27;
-            (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 56) as u8
-        })
-        .collect()
+    super::Rng(version.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1).bytes(len)
 }
 
 /// A one-HDU FITS file: 8-bit image of `len` bytes with `VERSION` and `SHMSUM` (hash of the

@@ -83,13 +83,23 @@ pub const HANDSHAKE: Duration = Duration::from_secs(60);
 pub struct Rng(pub u64);
 
 impl Rng {
-    /// The next draw in `0 .. n` (`0` when `n` is 0). The seed must not be 0.
-    pub fn below(&mut self, n: u64) -> u64 {
+    /// One xorshift64* step: the next 64-bit draw.
+    fn step(&mut self) -> u64 {
         let mut x = self.0;
         x ^= x >> 12;
         x ^= x << 25;
         x ^= x >> 27;
         self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D) % n.max(1)
+        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// The next draw in `0 .. n` (`0` when `n` is 0). The seed must not be 0.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.step() % n.max(1)
+    }
+
+    /// The next `len` bytes (the high byte of each draw). The seed must not be 0.
+    pub fn bytes(&mut self, len: usize) -> Vec<u8> {
+        (0..len).map(|_| (self.step() >> 56) as u8).collect()
     }
 }
