@@ -547,3 +547,31 @@ fn deleting_a_file_attached_but_unlocked_marks_it() {
     let rep = rec.recover(Some(4)).unwrap();
     assert_eq!(rep.removed, 1, "{rep:?}");
 }
+
+#[test]
+fn a_stray_delete_mark_on_a_live_file_is_corrupt_and_recover_rewrites_it() {
+    // The mark on a file whose entry still says PERSIST is not a delete (a delete clears
+    // PERSIST first): the open reports the header as corrupt, recover rewrites it, the data
+    // is kept.
+    let (kernel, mut d) = setup();
+    make_file(&mut d, "h6", b"alive");
+    let neighbour = kernel.spawn();
+    let m = neighbour
+        .segment_attach(SegmentId(raw_entry(&kernel, 6).handle))
+        .unwrap();
+    neighbour
+        .write(&m, 8, &FILE_ID_DELETED.to_ne_bytes())
+        .unwrap();
+    let mut r = driver(&kernel);
+    match r.open("h6", Mode::ReadOnly, Wait::No) {
+        Err(Error::Corrupt(c)) => {
+            assert_eq!(c.what, "file header id (marked deleted, entry not)");
+            assert_eq!(c.slot, 6);
+        }
+        other => panic!("{other:?}"),
+    }
+    let rep = r.recover(Some(6)).unwrap();
+    assert_eq!((rep.repaired, rep.removed), (1, 0), "{rep:?}");
+    assert_eq!(file_id(&kernel, 6), FILE_ID);
+    assert_eq!(&read_all(&mut r, "h6")[..5], b"alive");
+}

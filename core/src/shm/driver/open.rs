@@ -8,7 +8,7 @@ use crate::shm::error::{lock_error, plat, Error};
 use crate::shm::layout::{
     check_against_segment, check_block_header, check_file_header, segment_len_for, BlockHeader,
     Corrupt, Entry, EntryState, FileHeader, RawEntry, ATTR_PERSIST, ATTR_RESIZE, BLOCK_HEADER_SIZE,
-    FILE_HEADER_SIZE, NEW_FILE_SIZE,
+    FILE_HEADER_SIZE, FILE_ID_DELETED, NEW_FILE_SIZE,
 };
 use crate::shm::platform::{
     CounterId, ErrorKind, LockKind, LockRange, PlatformError, SegmentId, SharedMem, Wait,
@@ -391,6 +391,16 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
                     .map_err(plat(slot, "write file header"));
             }
             return Err(Error::WouldBlock { slot });
+        }
+        if fh.id == FILE_ID_DELETED {
+            // A delete ran between our read of the entry and this check (the mark comes
+            // after PERSIST is cleared): the file is gone for new opens. With PERSIST still
+            // set the mark is a stray write: corrupt (recover rewrites the header).
+            if let EntryState::Used(now) = self.read_entry(slot)? {
+                if !now.persistent() && now.handle == e.handle {
+                    return Err(Error::NotFound { slot });
+                }
+            }
         }
         check_file_header(&fh, slot)?;
         Ok(())
