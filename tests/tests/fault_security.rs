@@ -1,6 +1,8 @@
-//! Issue 5 rows 10 and 11 on the real kernel, with a second user. Run as root, the test runs
-//! the hostile side as `nobody` (uid 65534) through `CommandExt::uid/gid`; as any other user
-//! it skips loudly (CI runs as root).
+//! Issue 5 rows 10 and 11 on the real kernel, with a second user. Run as root, the test makes
+//! one: a user id that no account names and no process runs as (the kernel knows users by
+//! number, so nothing needs to be added to /etc/passwd and nothing is left behind), and runs
+//! the hostile side as it through `CommandExt::uid/gid`; as any other user it skips loudly
+//! (CI runs as root).
 //!
 //! Key bases 0x5348D200.. (0x100 per test).
 
@@ -19,7 +21,37 @@ const KEYS_PERMS: i32 = 0x5348_D200;
 const KEYS_SQUAT: i32 = 0x5348_D300;
 const KEYS_LOCKFILE: i32 = 0x5348_D400;
 const KEYS_EDIT: i32 = 0x5348_D500;
-const NOBODY: u32 = 65_534;
+/// First user id tried for the second user.
+const OTHER_UID_FIRST: u32 = 53_480;
+
+/// The second user: the first uid from [`OTHER_UID_FIRST`] on that no account in
+/// /etc/passwd names and no process runs as (so no one else on the machine is that user).
+fn other_uid() -> u32 {
+    static UID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *UID.get_or_init(|| {
+        let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+        let accounts: Vec<u32> = passwd
+            .lines()
+            .filter_map(|l| l.split(':').nth(2)?.parse().ok())
+            .collect();
+        let running: Vec<u32> = std::fs::read_dir("/proc")
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| std::fs::read_to_string(e.path().join("status")).ok())
+            .flat_map(|status| {
+                status
+                    .lines()
+                    .filter(|l| l.starts_with("Uid:"))
+                    .flat_map(|l| l.split_whitespace().skip(1).filter_map(|v| v.parse().ok()))
+                    .collect::<Vec<u32>>()
+            })
+            .collect();
+        (OTHER_UID_FIRST..OTHER_UID_FIRST + 1000)
+            .find(|u| !accounts.contains(u) && !running.contains(u))
+            .expect("a free user id")
+    })
+}
 
 /// The tests of this file run one at a time. `Command::uid` makes `Command` `fork` (not
 /// `posix_spawn`), and a forked child holds a copy of every System V attachment of this
@@ -38,9 +70,7 @@ fn root_or_skip(test: &str) -> bool {
         .map(|m| m.uid())
         .unwrap_or(1);
     if uid != 0 {
-        eprintln!(
-            "SKIPPED {test}: needs root to act as a second user (uid {NOBODY}); CI runs as root"
-        );
+        eprintln!("SKIPPED {test}: needs root to act as a second user; CI runs as root");
         return false;
     }
     true
@@ -52,15 +82,15 @@ fn create(d: &mut Drv, name: &str, version: u64, len: usize) {
     d.close(h).unwrap();
 }
 
-/// A world-writable sticky directory (like /tmp) that `nobody` can use.
+/// A world-writable sticky directory (like /tmp) that the other user can use.
 fn shared_dir() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
     dir
 }
 
-fn as_nobody(cmd: &mut Command) -> &mut Command {
-    cmd.uid(NOBODY).gid(NOBODY)
+fn as_other_user(cmd: &mut Command) -> &mut Command {
+    cmd.uid(other_uid()).gid(other_uid())
 }
 
 /// Row 10: objects are owner-only (0600) by default; another user can neither read, write
@@ -101,12 +131,17 @@ fn another_user_cannot_touch_our_files() {
         vec!["rewrite", "shmem://h1", "9", "100", "shadow", "100"],
         vec!["recover"],
     ] {
-        let out = as_nobody(&mut env.child_command(&args, None))
+        let out = as_other_user(&mut env.child_command(&args, None))
             .stdin(std::process::Stdio::null())
             .output()
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
-        assert_eq!(out.status.code(), Some(2), "{args:?} as nobody: {text}");
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?} as uid {}: {text}",
+            other_uid()
+        );
         assert!(
             text.contains("ermission denied") || text.contains("owned by"),
             "{args:?}: a clear error: {text}"
@@ -139,7 +174,7 @@ fn squatted_keys_are_clear_errors_and_never_removed() {
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         let mut cmd = env.child_command(&refs, None);
         cmd.env("SHMFITS_SQUAT_DIR", squat_dir.path());
-        as_nobody(&mut cmd);
+        as_other_user(&mut cmd);
         let mut p = Proc::spawn(cmd);
         p.expect("squatted");
         p
@@ -148,8 +183,8 @@ fn squatted_keys_are_clear_errors_and_never_removed() {
     let mut p = squat(vec![env.keybase().to_string()]);
     let sysv = SysV::new(env.platform_config()).unwrap();
     match Drv::new(sysv, shmfits_core::shm::Config::new(env.keybase(), 4)) {
-        Err(e @ Error::ForeignOwner { uid: NOBODY, .. }) => {
-            assert!(e.to_string().contains("65534"), "{e}");
+        Err(e @ Error::ForeignOwner { uid, .. }) if uid == other_uid() => {
+            assert!(e.to_string().contains(&uid.to_string()), "{e}");
         }
         Err(Error::TableMismatch { .. }) => {}
         r => panic!("table squatted: {r:?}"),
@@ -211,14 +246,15 @@ fn planted_lock_files_are_refused() {
         "not truncated"
     );
     std::fs::remove_file(&path).unwrap();
-    // a lock file planted by nobody (their umask, their file)
-    let st = as_nobody(Command::new("touch").arg(&path))
+    // a lock file planted by the other user (their umask, their file)
+    let st = as_other_user(Command::new("touch").arg(&path))
         .status()
         .unwrap();
     assert!(st.success());
     let e = SysV::new(config.clone()).unwrap_err();
     assert!(
-        e.to_string().contains("unexpected user") || e.to_string().contains("65534"),
+        e.to_string().contains("unexpected user")
+            || e.to_string().contains(&other_uid().to_string()),
         "{e}"
     );
     std::fs::remove_file(&path).unwrap();
