@@ -4,7 +4,7 @@
 //! once while readers hold the file — new opens fail, ours and CFITSIO's, and the last close
 //! frees it.
 //!
-//! Key bases 0x5348C800.., 0x53499000 and 0x5349B000 (0x100 per test).
+//! Key bases 0x5348C800.., 0x53499000 and 0x5349B000.. (0x100 per test).
 
 use std::path::Path;
 use std::process::Command;
@@ -23,6 +23,7 @@ const KEYS_CFITSIO: i32 = 0x5348_CA00;
 const KEYS_CYCLE: i32 = 0x5348_CB00;
 const KEYS_DEADLOCK: i32 = 0x5349_9000;
 const KEYS_MARK: i32 = 0x5349_B000;
+const KEYS_RACE: i32 = 0x5349_B100;
 
 fn create(d: &mut Drv, name: &str, version: u64, len: usize) {
     let h = d.create(name).unwrap();
@@ -396,6 +397,39 @@ fn cfitsio_open_of_a_deleted_file_fails_once_it_gets_the_lock() {
         env.file_objects(),
         (0, 0),
         "freed by our close or CFITSIO's failed open: {:?}",
+        env.objects()
+    );
+    d.shutdown().unwrap();
+    assert!(env.objects().is_empty(), "leaked {:?}", env.objects());
+}
+
+/// Row 6, an open racing a delete: the opener read the entry (a live file) and is stopped
+/// there (step hook); a delete then clears PERSIST and marks the header; the opener, resumed,
+/// finds the mark, re-reads the entry and fails with "no such file" (not a corrupt-file
+/// error), and its failed open frees the deleted file.
+#[test]
+fn an_open_that_races_a_delete_fails_as_not_found() {
+    let env = FaultEnv::new(KEYS_RACE, 16);
+    let mut d = env.driver();
+    create(&mut d, "shmem://h1", 1, 5000);
+    let mut opener = env.spawn(&["hold", "shmem://h1", "ro"], Some("after-entry-read"));
+    assert!(
+        opener.wait_stop().is_some(),
+        "stopped after reading the entry"
+    );
+    d.delete("shmem://h1").unwrap();
+    assert_eq!(env.file_objects(), (1, 1), "held by the stopped opener");
+    opener.resume();
+    let answer = opener.line();
+    assert!(
+        answer.starts_with("error") && answer.contains("no such file"),
+        "{answer}"
+    );
+    assert!(!opener.finish().success());
+    assert_eq!(
+        env.file_objects(),
+        (0, 0),
+        "the failed open freed it: {:?}",
         env.objects()
     );
     d.shutdown().unwrap();

@@ -44,6 +44,8 @@ pub enum Step {
     AfterOldRemove,
     /// Open: the slot lock is held, nothing attached yet.
     AfterLock,
+    /// Open: the entry was read and names a live file; its segment is not attached yet.
+    AfterEntryRead,
     /// Close: our counter decrement is done, the lock is still held.
     AfterCounterRelease,
     /// Delete: PERSIST was just cleared; nothing freed yet.
@@ -57,7 +59,7 @@ pub enum Step {
 
 impl Step {
     /// Every step, in protocol order.
-    pub const ALL: [Step; 15] = [
+    pub const ALL: [Step; 16] = [
         Step::AfterSegmentCreate,
         Step::AfterHeaders,
         Step::AfterCounterCreate,
@@ -69,6 +71,7 @@ impl Step {
         Step::AfterPublish,
         Step::AfterOldRemove,
         Step::AfterLock,
+        Step::AfterEntryRead,
         Step::AfterCounterRelease,
         Step::AfterMarkDeleted,
         Step::AfterFreeSegment,
@@ -89,6 +92,7 @@ impl Step {
             Step::AfterPublish => "after-publish",
             Step::AfterOldRemove => "after-old-remove",
             Step::AfterLock => "after-lock",
+            Step::AfterEntryRead => "after-entry-read",
             Step::AfterCounterRelease => "after-counter-release",
             Step::AfterMarkDeleted => "after-mark-deleted",
             Step::AfterFreeSegment => "after-free-segment",

@@ -272,6 +272,7 @@ impl<P: SharedMem, const N: usize> Driver<P, N> {
             EntryState::Used(e) if !e.persistent() => return Err(Error::NotFound { slot }),
             EntryState::Used(e) => e,
         };
+        self.platform.checkpoint(Step::AfterEntryRead);
         let mapping = self.attach_checked(slot, &entry, p.mode == Mode::ReadWrite)?;
         if let Err(e) = self.platform.counter_add(entry.sem, 1) {
             let _ = self.platform.segment_detach(mapping);
