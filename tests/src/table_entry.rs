@@ -37,7 +37,7 @@
 use shmfits_core::shm::{Config, CounterId, Driver, Handle, Mode, SlotStatus, Wait};
 use shmfits_mock::{MockKernel, MockProcess};
 
-use crate::driver_ops::clean;
+use crate::driver_ops::{clean, objects_left};
 
 /// Key base of the simulated installation.
 pub const KEY_BASE: i32 = 1000;
@@ -366,15 +366,5 @@ pub fn run(data: &[u8]) -> Result<(), String> {
     clean(&d.recover(None)).map_err(|e| format!("last second recover: {e}"))?;
     clean(&d.shutdown()).map_err(|e| format!("last shutdown: {e}"))?;
     last.process.exit();
-    let o = run.kernel.objects();
-    let leaked = o.segments.iter().any(|s| {
-        let bytes = run.kernel.segment_bytes(s.id).unwrap_or_default();
-        !bytes
-            .get(..8)
-            .is_some_and(|h| run.unrecognisable.iter().any(|u| u == h))
-    });
-    if leaked || !o.counters.is_empty() || !o.locks.is_empty() {
-        return Err(format!("kernel objects left: {o:?}"));
-    }
-    Ok(())
+    objects_left(&run.kernel, &run.unrecognisable)
 }

@@ -207,15 +207,5 @@ pub(super) fn finish(world: &mut World, chaos: &Chaos) -> Result<(), String> {
     clean(&d.recover(None)).map_err(|e| format!("second recover: {e}"))?;
     clean(&d.shutdown()).map_err(|e| format!("last shutdown: {e}"))?;
     last.exit();
-    let o = world.kernel.objects();
-    let leaked = o.segments.iter().any(|s| {
-        let bytes = world.kernel.segment_bytes(s.id).unwrap_or_default();
-        !bytes
-            .get(..8)
-            .is_some_and(|h| chaos.unrecognisable.iter().any(|u| u == h))
-    });
-    if leaked || !o.counters.is_empty() || !o.locks.is_empty() {
-        return Err(format!("kernel objects left: {o:?}"));
-    }
-    Ok(())
+    super::objects_left(&world.kernel, &chaos.unrecognisable)
 }

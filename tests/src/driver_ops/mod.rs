@@ -94,6 +94,26 @@ pub fn run(input: &Input) -> Result<(), String> {
     }
 }
 
+/// After a last process has recovered and deleted everything: `Err` naming what is left in
+/// `kernel`, except segments whose first 8 bytes (block header) are one of
+/// `unrecognisable` (a corruption made them not ours, so they are never removed).
+pub fn objects_left(
+    kernel: &shmfits_mock::MockKernel,
+    unrecognisable: &[[u8; 8]],
+) -> Result<(), String> {
+    let o = kernel.objects();
+    let leaked = o.segments.iter().any(|s| {
+        let bytes = kernel.segment_bytes(s.id).unwrap_or_default();
+        !bytes
+            .get(..8)
+            .is_some_and(|h| unrecognisable.iter().any(|u| u == h))
+    });
+    if leaked || !o.counters.is_empty() || !o.locks.is_empty() {
+        return Err(format!("kernel objects left: {o:?}"));
+    }
+    Ok(())
+}
+
 /// Whether a driver error is a clean one (not an internal invariant failure).
 pub fn clean<T>(r: &Result<T, Error<MockError>>) -> Result<(), String> {
     match r {
