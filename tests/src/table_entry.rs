@@ -35,6 +35,7 @@
 //! whose block header an overwrite made unrecognisable (and copies a writer made of them).
 
 use shmfits_core::shm::{Config, CounterId, Driver, Handle, Mode, SlotStatus, Wait};
+use shmfits_mock::model::world::name;
 use shmfits_mock::{MockKernel, MockProcess};
 
 use crate::driver_ops::{clean, objects_left};
@@ -58,10 +59,6 @@ struct Run {
     unrecognisable: Vec<[u8; 8]>,
     /// Counters whose value was set (see `driver_ops`'s final check: their value drifts).
     set_counters: Vec<CounterId>,
-}
-
-fn name(slot: u32) -> String {
-    format!("shmem://h{slot}")
 }
 
 fn fresh(kernel: &MockKernel) -> Result<Proc, String> {

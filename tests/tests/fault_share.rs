@@ -11,7 +11,7 @@ use std::process::Command;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use shmfits_core::shm::{Error, Mode, Wait};
+use shmfits_core::shm::{Error, Handle, Mode, Wait};
 use shmfits_tests::cfitsio;
 use shmfits_tests::fault::env::FaultEnv;
 use shmfits_tests::fault::proc::Proc;
@@ -82,18 +82,35 @@ fn readers_share_and_blocked_opens_say_why() {
     assert!(env.objects().is_empty(), "leaked {:?}", env.objects());
 }
 
+/// A lock cycle's start: files h1 and h2; a child (`cycle`, with `extra` arguments) holds
+/// h2 read-only and waits for "go" to ask for h1 read-write; we hold h1 read-only.
+fn start_cycle(env: &FaultEnv, extra: &[&str]) -> (Drv, Proc, Handle) {
+    let mut d = env.driver();
+    create(&mut d, "shmem://h1", 1, 100);
+    create(&mut d, "shmem://h2", 2, 100);
+    let mut args = vec!["cycle", "shmem://h2", "shmem://h1"];
+    args.extend_from_slice(extra);
+    let mut other = env.spawn(&args, None);
+    other.expect("held");
+    let h1 = d.open("shmem://h1", Mode::ReadOnly, Wait::No).unwrap();
+    (d, other, h1)
+}
+
+/// A lock cycle's end: both files deleted, nothing left.
+fn end_cycle(env: &FaultEnv, mut d: Drv) {
+    d.delete("shmem://h1").unwrap();
+    d.delete("shmem://h2").unwrap();
+    d.shutdown().unwrap();
+    assert!(env.objects().is_empty(), "leaked {:?}", env.objects());
+}
+
 /// Row 5 across processes, timeout form: two processes each holding one file read-only and
 /// asking for the other read-write with a timeout both get `TimedOut` (timed waits poll, so
 /// the kernel's deadlock detector never sees them), and neither hangs.
 #[test]
 fn cross_process_lock_cycle_times_out() {
     let env = FaultEnv::new(KEYS_CYCLE, 16);
-    let mut d = env.driver();
-    create(&mut d, "shmem://h1", 1, 100);
-    create(&mut d, "shmem://h2", 2, 100);
-    let mut other = env.spawn(&["cycle", "shmem://h2", "shmem://h1"], None);
-    other.expect("held");
-    let h1 = d.open("shmem://h1", Mode::ReadOnly, Wait::No).unwrap();
+    let (mut d, mut other, h1) = start_cycle(&env, &[]);
     // the child wants h1 read-write while we hold it; we want h2 read-write while it holds it
     other.send("go");
     match d.open(
@@ -108,10 +125,7 @@ fn cross_process_lock_cycle_times_out() {
     assert!(answer.contains("timed out"), "{answer}");
     assert!(other.finish().success());
     d.close(h1).unwrap();
-    d.delete("shmem://h1").unwrap();
-    d.delete("shmem://h2").unwrap();
-    d.shutdown().unwrap();
-    assert!(env.objects().is_empty(), "leaked {:?}", env.objects());
+    end_cycle(&env, d);
 }
 
 /// Row 5 across processes, waiting form: this process holds h1 and the child h2 (read-only),
@@ -122,12 +136,7 @@ fn cross_process_lock_cycle_times_out() {
 #[test]
 fn cross_process_lock_cycle_reports_deadlock() {
     let env = FaultEnv::new(KEYS_DEADLOCK, 16);
-    let mut d = env.driver();
-    create(&mut d, "shmem://h1", 1, 100);
-    create(&mut d, "shmem://h2", 2, 100);
-    let mut other = env.spawn(&["cycle", "shmem://h2", "shmem://h1", "forever"], None);
-    other.expect("held");
-    let h1 = d.open("shmem://h1", Mode::ReadOnly, Wait::No).unwrap();
+    let (mut d, mut other, h1) = start_cycle(&env, &["forever"]);
 
     let (done, watch) = mpsc::channel::<()>();
     let pid = other.pid().to_string();
@@ -167,10 +176,7 @@ fn cross_process_lock_cycle_reports_deadlock() {
         r => panic!("our side of the cycle: {r:?}"),
     }
     assert!(other.finish().success(), "{}", other.stderr_now());
-    d.delete("shmem://h1").unwrap();
-    d.delete("shmem://h2").unwrap();
-    d.shutdown().unwrap();
-    assert!(env.objects().is_empty(), "leaked {:?}", env.objects());
+    end_cycle(&env, d);
 }
 
 /// Row 6: delete returns at once while (stopped) readers hold the file; new opens fail;

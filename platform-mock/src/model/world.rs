@@ -180,7 +180,8 @@ pub fn config(mode: WriteMode) -> Config {
     Config::new(KEY_BASE, SLOTS).with_write_mode(mode)
 }
 
-pub(super) fn name(slot: u32) -> String {
+/// The `shmem://` name of `slot`.
+pub fn name(slot: u32) -> String {
     format!("shmem://h{slot}")
 }
 
@@ -225,14 +226,36 @@ impl World {
         Ok(w)
     }
 
-    pub(super) fn fresh_pair(&self) -> Result<(MockProcess, Drv), String> {
+    /// A new process of the world's kernel and a driver in it.
+    ///
+    /// # Errors
+    /// A driver that cannot start on a fresh process (a bug), in words.
+    pub fn fresh_pair(&self) -> Result<(MockProcess, Drv), String> {
         let process = self.kernel.spawn();
         let driver = Drv::new(process.clone(), config(self.mode))
             .map_err(|e| format!("Driver::new on a fresh process: {e}"))?;
         Ok((process, driver))
     }
 
-    fn fresh_proc(&self) -> Result<Proc, String> {
+    /// Arm `fault` (if any) in process `p` for the next operation; the caller disarms with
+    /// `kernel.set_faults(FaultPlan::new(0))` afterwards.
+    pub fn arm(&self, p: usize, fault: Option<Fault>) {
+        if let Some(f) = fault {
+            let rule = match f.errno {
+                None => FaultRule::crash_nth(f.call, u64::from(f.nth)),
+                Some(errno) => FaultRule::nth(f.call, u64::from(f.nth), errno),
+            };
+            let pid = self.procs[p].process.pid();
+            self.kernel
+                .set_faults(FaultPlan::new(0).with(rule.in_process(pid)));
+        }
+    }
+
+    /// A new process with a driver, to stand in for a dead one.
+    ///
+    /// # Errors
+    /// A driver that cannot start on a fresh process (a bug), in words.
+    pub fn fresh_proc(&self) -> Result<Proc, String> {
         let (process, driver) = self.fresh_pair()?;
         Ok(Proc {
             process,
@@ -324,14 +347,7 @@ impl World {
     pub fn step(&mut self, step: &Step) -> Result<(), String> {
         let p = step.proc % PROCS;
         let pid = self.procs[p].process.pid();
-        if let Some(f) = step.fault {
-            let rule = match f.errno {
-                None => FaultRule::crash_nth(f.call, u64::from(f.nth)),
-                Some(errno) => FaultRule::nth(f.call, u64::from(f.nth), errno),
-            };
-            self.kernel
-                .set_faults(FaultPlan::new(0).with(rule.in_process(pid)));
-        }
+        self.arm(p, step.fault);
         let before = self.model.clone();
         let strict = self.run(p, &step.op);
         let fired = self.kernel.faults().fired() > 0;

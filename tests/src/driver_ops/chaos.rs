@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use shmfits_core::shm::{CounterId, Mode, SlotStatus, Wait};
-use shmfits_mock::model::world::{config, Drv, Op, Proc, Step, World, PROCS, SLOTS};
-use shmfits_mock::{FaultPlan, FaultRule};
+use shmfits_mock::model::world::{name, Op, Step, World, PROCS, SLOTS};
+use shmfits_mock::FaultPlan;
 
 use super::clean;
 use super::corrupt::{apply, Corruption};
@@ -41,42 +41,18 @@ impl Chaos {
     }
 }
 
-fn name(slot: u32) -> String {
-    format!("shmem://h{slot}")
-}
-
-fn fresh(world: &World) -> Result<Proc, String> {
-    let process = world.kernel.spawn();
-    let driver = Drv::new(process.clone(), config(world.mode))
-        .map_err(|e| format!("Driver::new on a fresh process: {e}"))?;
-    Ok(Proc {
-        process,
-        driver: Some(driver),
-        handles: Vec::new(),
-    })
-}
-
 /// Run `step` without the model: every driver result must be clean (success, or an error
 /// that is neither a logic bug nor an illegal transition). Injected faults and crashes
 /// still happen; a process that dies is replaced, as in the model run.
 pub(super) fn step(world: &mut World, step: &Step) -> Result<(), String> {
     let p = step.proc % PROCS;
-    let pid = world.procs[p].process.pid();
-    if let Some(f) = step.fault {
-        let rule = match f.errno {
-            None => FaultRule::crash_nth(f.call, u64::from(f.nth)),
-            Some(errno) => FaultRule::nth(f.call, u64::from(f.nth), errno),
-        };
-        world
-            .kernel
-            .set_faults(FaultPlan::new(0).with(rule.in_process(pid)));
-    }
+    world.arm(p, step.fault);
     let r = op(world, p, &step.op);
     world.kernel.set_faults(FaultPlan::new(0));
     if !world.procs[p].process.is_alive() {
         // Crash, exit, or killed by the fault plan inside the operation.
         world.procs[p].driver = None;
-        world.procs[p] = fresh(world)?;
+        world.procs[p] = world.fresh_proc()?;
     }
     r
 }
@@ -188,9 +164,7 @@ pub(super) fn finish(world: &mut World, chaos: &Chaos) -> Result<(), String> {
     for id in &chaos.set_counters {
         let _ = world.kernel.set_counter_value(*id, 0);
     }
-    let last = world.kernel.spawn();
-    let mut d = Drv::new(last.clone(), config(world.mode))
-        .map_err(|e| format!("driver of the last process: {e}"))?;
+    let (last, mut d) = world.fresh_pair()?;
     let mut list = vec![SlotStatus::EMPTY; SLOTS as usize];
     clean(&d.list(&mut list)).map_err(|e| format!("list: {e}"))?;
     for slot in 0..SLOTS {
