@@ -5,7 +5,6 @@
 
 use std::io::Write;
 
-use shmfits_core::fits::HeaderBuilder;
 use shmfits_unix::{Mode, Shm};
 
 /// Allocations `f` makes on this thread (`allocation-counter` installs a counting global
@@ -24,14 +23,7 @@ use support::Cleanup;
 
 /// A FITS file: primary image BITPIX 16, NAXIS1 = 4 (one header and one data block).
 fn fits_file() -> Vec<u8> {
-    let mut file = vec![0u8; 2 * 2880];
-    let mut b = HeaderBuilder::new(&mut file[..2880]);
-    b.logical("SIMPLE", true, None).unwrap();
-    b.integer("BITPIX", 16, None).unwrap();
-    b.integer("NAXIS", 1, None).unwrap();
-    b.integer("NAXIS1", 4, None).unwrap();
-    b.finish().unwrap();
-    file
+    support::fits_file([0; 4])
 }
 
 /// Allocations of one open+close cycle of `name` in `mode`.

@@ -6,7 +6,7 @@ use std::io::{Read, Seek, SeekFrom, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use shmfits_core::fits::{HduKind, HeaderBuilder};
+use shmfits_core::fits::HduKind;
 use shmfits_core::shm::ErrorKind;
 use shmfits_unix::{Config, Error, Mode, Shm, ShmFile, SysV};
 use zerocopy::byteorder::{BigEndian, I16};
@@ -20,17 +20,7 @@ const DIR: &str = "SHMFITS_FILE_TEST_DIR";
 
 /// A FITS file: primary image BITPIX 16, NAXIS1 = 4, values 1, -2, 300, -32768.
 fn fits_file() -> Vec<u8> {
-    let mut file = vec![0u8; 2 * 2880];
-    let mut b = HeaderBuilder::new(&mut file[..2880]);
-    b.logical("SIMPLE", true, None).unwrap();
-    b.integer("BITPIX", 16, None).unwrap();
-    b.integer("NAXIS", 1, None).unwrap();
-    b.integer("NAXIS1", 4, None).unwrap();
-    b.finish().unwrap();
-    for (i, v) in [1i16, -2, 300, -32768].iter().enumerate() {
-        file[2880 + 2 * i..2880 + 2 * i + 2].copy_from_slice(&v.to_be_bytes());
-    }
-    file
+    support::fits_file([1, -2, 300, -32768])
 }
 
 fn driver_err(r: Result<ShmFile, Error>) -> Error {

@@ -1,5 +1,5 @@
-//! Shared by this crate's System V test binaries (`mod support;`): a test's own key range and
-//! lock directory, and the guard that removes every segment and semaphore under those keys
+//! Shared by this crate's System V test binaries (`mod support;`): a small FITS file, a test's
+//! own key range and lock directory, and the guard that removes every segment and semaphore under those keys
 //! that belongs to us — at start (what a killed earlier run left) and on drop, also when the
 //! test fails. Each test passes its own key base, so tests running in parallel never share a
 //! key range.
@@ -7,8 +7,25 @@
 
 use std::path::Path;
 
+use shmfits_core::fits::HeaderBuilder;
 use shmfits_core::shm::SharedMem;
 use shmfits_unix::{Config, Shm, SysV};
+
+/// A FITS file: primary image BITPIX 16, NAXIS1 = 4 with `values` (one header and one data
+/// block).
+pub fn fits_file(values: [i16; 4]) -> Vec<u8> {
+    let mut file = vec![0u8; 2 * 2880];
+    let mut b = HeaderBuilder::new(&mut file[..2880]);
+    b.logical("SIMPLE", true, None).unwrap();
+    b.integer("BITPIX", 16, None).unwrap();
+    b.integer("NAXIS", 1, None).unwrap();
+    b.integer("NAXIS1", 4, None).unwrap();
+    b.finish().unwrap();
+    for (i, v) in values.iter().enumerate() {
+        file[2880 + 2 * i..2880 + 2 * i + 2].copy_from_slice(&v.to_be_bytes());
+    }
+    file
+}
 
 /// Slots of every test table (`h0` … `h15`): keys `base ..= base + 48`.
 pub const SLOTS: u32 = 16;
